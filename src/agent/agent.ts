@@ -1,0 +1,89 @@
+/**
+ * Runs one turn of the LangChain agent (`createAgent` with our tools and the
+ * turn middleware) and reports it through TurnHooks as it happens.
+ *
+ * Tokens are taken by a callback handler rather than `streamMode: "messages"`:
+ * it halves the per-token cost (see LIBRARIES.md) and, because the handler
+ * is awaited, a slow reader pauses the model's stream.
+ */
+import { createAgent } from "langchain";
+import { BaseCallbackHandler, type NewTokenIndices } from "@langchain/core/callbacks/base";
+import type { BaseMessage } from "@langchain/core/messages";
+import type { StructuredToolInterface } from "@langchain/core/tools";
+import type { ModelFactory, ModelSpec } from "./models.js";
+import { HOOKS_KEY, turnMiddleware } from "./turn-middleware.js";
+import type { TurnHooks } from "./turn-hooks.js";
+
+class TokenHandler extends BaseCallbackHandler {
+  name = "parley-tokens";
+  lc_prefer_streaming = true;
+
+  constructor(private readonly hooks: TurnHooks) {
+    super({ _awaitHandler: true });
+  }
+
+  override handleLLMNewToken(token: string, _idx: NewTokenIndices): void | Promise<void> {
+    if (token !== "") return this.hooks.text(token);
+  }
+}
+
+export interface TurnInput {
+  messages: BaseMessage[];
+  model: ModelSpec;
+  /** Tool names offered to the model this turn. */
+  tools: string[];
+}
+
+type CompiledAgent = ReturnType<typeof createAgent>;
+
+const MAX_CACHED_AGENTS = 64;
+
+export class AgentRunner {
+  private readonly agents = new Map<string, CompiledAgent>();
+  private readonly toolsByName: Map<string, StructuredToolInterface>;
+
+  constructor(
+    private readonly models: ModelFactory,
+    tools: StructuredToolInterface[],
+    private readonly maxSteps = 16,
+  ) {
+    this.toolsByName = new Map(tools.map((t) => [t.name, t]));
+  }
+
+  get toolNames(): string[] {
+    return [...this.toolsByName.keys()];
+  }
+
+  /** Resolves when the agent finished; rejects with the agent's error or the abort. */
+  async run(input: TurnInput, hooks: TurnHooks, signal: AbortSignal): Promise<void> {
+    const agent = this.agentFor(input.model, input.tools);
+    await agent.invoke(
+      { messages: input.messages },
+      {
+        signal,
+        callbacks: [new TokenHandler(hooks)],
+        configurable: { [HOOKS_KEY]: hooks },
+        // Each step is a model node and a tools node; leave room for the final answer.
+        recursionLimit: this.maxSteps * 2 + 1,
+      },
+    );
+  }
+
+  private agentFor(spec: ModelSpec, tools: string[]): CompiledAgent {
+    const key = JSON.stringify([spec.model, spec.temperature, spec.maxOutputTokens, tools]);
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = createAgent({
+        model: this.models.create(spec),
+        tools: tools.map((name) => this.toolsByName.get(name)).filter((t): t is StructuredToolInterface => t !== undefined),
+        middleware: [turnMiddleware],
+      });
+      if (this.agents.size >= MAX_CACHED_AGENTS) {
+        const oldest = this.agents.keys().next().value;
+        if (oldest !== undefined) this.agents.delete(oldest);
+      }
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * What the agent reports to the turn while it runs. The agent itself knows
+ * nothing about gRPC or storage; the turn runner implements these hooks.
+ * Every hook may return a promise: awaiting it is how a slow reader
+ * slows the model down instead of piling events up in memory.
+ */
+import type { AIMessage } from "@langchain/core/messages";
+import type { Usage } from "../store/store.js";
+
+export interface ParsedToolCall {
+  id: string;
+  name: string;
+  /** Null when the model's arguments were not a valid JSON object. */
+  args: Record<string, unknown> | null;
+  /** Why args is null. */
+  error?: string;
+}
+
+export interface StepResult {
+  message: AIMessage;
+  text: string;
+  toolCalls: ParsedToolCall[];
+  usage: Usage;
+  finishReason: string;
+  model: string;
+}
+
+export interface ToolOutcome {
+  callId: string;
+  name: string;
+  content: string;
+  isError: boolean;
+  durationMs: number;
+}
+
+export interface TurnHooks {
+  stepStart(): void | Promise<void>;
+  text(delta: string): void | Promise<void>;
+  stepEnd(step: StepResult): void | Promise<void>;
+  toolEnd(outcome: ToolOutcome): void | Promise<void>;
+}

@@ -1,0 +1,110 @@
+/**
+ * The composition root: builds every dependency from the configuration and
+ * wires them. Nothing else constructs services or reaches for globals.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { createValidator } from "@bufbuild/protovalidate";
+import type { GenFile } from "@bufbuild/protobuf/codegenv2";
+import type { Logger } from "pino";
+import { ConversationService, file_parley_v1_conversation_service } from "../gen/parley/v1/conversation_service_pb.js";
+import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
+import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
+import { file_google_rpc_status } from "../gen/google/rpc/status_pb.js";
+import type { Config } from "./config.js";
+import { AgentRunner } from "./agent/agent.js";
+import { offlineModels, openaiModels, type ModelFactory } from "./agent/models.js";
+import type { OfflineModelStats } from "./agent/offline/model.js";
+import { builtinTools } from "./agent/tools/registry.js";
+import { Authenticator } from "./api/auth.js";
+import { conversationService } from "./api/conversation-service.js";
+import { guard } from "./api/guard.js";
+import { ActiveRuns } from "./runs/active-runs.js";
+import { TurnRunner } from "./runs/turn-runner.js";
+import { createConnectHandler } from "./server/connect-handler.js";
+import { addServicesToGrpcServer } from "./server/grpc-adapter.js";
+import { HealthRegistry, healthService } from "./server/health.js";
+import { startListener, type Listener } from "./server/listener.js";
+import { mount, type MountedService } from "./server/mounted-service.js";
+import { reflectionServices } from "./server/reflection.js";
+import { openStore } from "./store/open.js";
+import type { Store } from "./store/store.js";
+
+export interface App {
+  readonly address: { host: string; port: number };
+  readonly store: Store;
+  readonly health: HealthRegistry;
+  readonly activeRuns: ActiveRuns;
+  /** Present with the offline provider: what the model really did. */
+  readonly offlineStats: OfflineModelStats | undefined;
+  close(): Promise<void>;
+}
+
+export interface AppOverrides {
+  /** Replaces the configured provider (benchmarks, tests of provider paths). */
+  models?: ModelFactory;
+  now?: () => Date;
+}
+
+/** Files whose descriptors reflection serves: our API, health, and the error details clients decode. */
+const REFLECTED_FILES: GenFile[] = [file_parley_v1_conversation_service, file_grpc_health_v1_health, file_google_rpc_error_details, file_google_rpc_status];
+
+export async function startApp(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<App> {
+  const store = await openStore(config.databaseUrl);
+  const interrupted = await store.failInterruptedRuns(new Date());
+  if (interrupted > 0) logger.warn({ runs: interrupted }, "marked runs left running by a previous process as failed");
+
+  const offline = config.provider === "offline" && !overrides.models ? offlineModels({ tokenDelayMs: config.offlineTokenDelayMs }) : undefined;
+  const models = overrides.models ?? offline ?? openaiModels(config.openai);
+  const tools = builtinTools({ timeoutMs: config.toolTimeoutMs, now: overrides.now ?? (() => new Date()) });
+  const agent = new AgentRunner(models, tools);
+  const activeRuns = new ActiveRuns();
+  const runner = new TurnRunner({
+    store,
+    agent,
+    activeRuns,
+    logger,
+    settings: {
+      defaultModel: config.model,
+      allowedModels: config.allowedModels,
+      turnTimeoutMs: config.turnTimeoutMs,
+      heartbeatMs: config.heartbeatMs,
+      streamBufferBytes: config.streamBufferBytes,
+      slowReaderTimeoutMs: config.slowReaderTimeoutMs,
+      maxHistoryMessages: config.maxHistoryMessages,
+    },
+  });
+
+  const validator = createValidator();
+  const auth = new Authenticator(config.apiKeys, config.auth);
+  const health = new HealthRegistry();
+  const services: MountedService[] = [
+    mount(ConversationService, guard(ConversationService, conversationService({ store, runner, allowedModels: config.allowedModels }), { auth, validator })),
+    mount(Health, guard(Health, healthService(health), { validator })),
+    ...reflectionServices(REFLECTED_FILES),
+  ];
+
+  const grpcServer = new grpc.Server({
+    "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  const onInternalError = (err: unknown) => logger.error({ err }, "handler failed");
+  addServicesToGrpcServer(grpcServer, services, { onInternalError });
+  const httpHandler = createConnectHandler({ services, readMaxBytes: 4 * 1024 * 1024 });
+  const listener: Listener = await startListener({ host: config.host, port: config.port, grpcServer, httpHandler, logger });
+
+  health.set("", ServingStatus.SERVING);
+  health.set(ConversationService.typeName, ServingStatus.SERVING);
+
+  return {
+    address: listener.address(),
+    store,
+    health,
+    activeRuns,
+    offlineStats: offline?.stats,
+    async close() {
+      health.shutdown();
+      await listener.close();
+      await store.close();
+    },
+  };
+}

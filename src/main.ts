@@ -1,0 +1,54 @@
+/** Entry point: configuration, the app, and signals. */
+import { readFileSync } from "node:fs";
+import { ConfigError, isLoopback, loadConfig } from "./config.js";
+import { startApp } from "./app.js";
+import { createLogger } from "./log.js";
+
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env, version);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`parley: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.auth === "none") logger.warn("PARLEY_AUTH=none: every caller is trusted as the local tenant");
+  else if (config.apiKeys.length === 0) logger.warn({ host: config.host }, "no API keys configured: every local caller is the 'local' tenant (admin); set PARLEY_API_KEYS before exposing the port");
+  if (!isLoopback(config.host) && config.auth === "none") logger.warn({ host: config.host }, "listening beyond loopback without authentication");
+
+  const app = await startApp(config, logger);
+  logger.info(
+    { address: `${app.address.host}:${app.address.port}`, provider: config.provider, providerReason: config.providerReason, model: config.model, database: config.databaseUrl.replace(/\/\/[^@/]*@/, "//***@"), version },
+    `parley listening on ${app.address.host}:${app.address.port} (provider ${config.provider}: ${config.providerReason})`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`parley: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,288 @@
+// Mounts Connect-shaped handlers (ServiceImpl) on a grpc-js Server, so one
+// implementation serves native gRPC (grpc-js) and Connect/gRPC-Web
+// (connect-node) with the same context, abort reasons, errors and
+// interceptors.
+//
+// The handler invocation itself (interceptors, message normalisation,
+// Unimplemented for missing methods) is Connect's own, from
+// @connectrpc/connect/protocol, so both engines run the identical path; that
+// module is marked internal by Connect, which is why package.json pins
+// @connectrpc/connect exactly.
+import type { EventEmitter } from "node:events";
+import * as grpc from "@grpc/grpc-js";
+import type { DescMessage, DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createHandlerContext,
+  createServiceImplSpec,
+  type ContextValues,
+  type Interceptor,
+  type MethodImplSpec,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import {
+  createAsyncIterable,
+  invokeUnaryImplementation,
+  transformInvokeImplementation,
+} from "@connectrpc/connect/protocol";
+import { grpcMethodPath, grpcServiceDefinition } from "./grpc-definition.js";
+import { headersFromMetadata, metadataFromHeaders } from "./grpc-metadata.js";
+import { grpcStatusFor, publicError } from "./grpc-status.js";
+import type { MountedService } from "./mounted-service.js";
+
+type Msg = MessageShape<DescMessage>;
+type Spec = MethodImplSpec;
+type HandlerContextController = ReturnType<typeof createHandlerContext>;
+
+export type GrpcServerCall =
+  | grpc.ServerUnaryCall<Msg, Msg>
+  | grpc.ServerReadableStream<Msg, Msg>
+  | grpc.ServerWritableStream<Msg, Msg>
+  | grpc.ServerDuplexStream<Msg, Msg>;
+
+type WritableCall = grpc.ServerWritableStream<Msg, Msg> | grpc.ServerDuplexStream<Msg, Msg>;
+type ReadableCall = grpc.ServerReadableStream<Msg, Msg> | grpc.ServerDuplexStream<Msg, Msg>;
+
+export interface GrpcAdapterOptions {
+  /** Connect interceptors, applied exactly as connect-node applies them. */
+  readonly interceptors?: Interceptor[];
+  /** Aborts every handler's ctx.signal (graceful shutdown), like connect-node's option. */
+  readonly shutdownSignal?: AbortSignal;
+  readonly contextValues?: (call: GrpcServerCall) => ContextValues;
+  /** Called with the real cause when a handler throws something other than a ConnectError. */
+  readonly onInternalError?: (error: unknown, method: DescMethod) => void;
+}
+
+// grpc-js arms its own deadline timer when the call starts and fires
+// "cancelled" when it expires; timers can run a little early against
+// Date.now(), so a cancel this close to the deadline counts as the deadline.
+const deadlineToleranceMs = 20;
+
+/** Mounts `impl` for `service` on `server`. Methods left out answer UNIMPLEMENTED, as on connect-node. */
+export function addToGrpcServer<S extends DescService>(
+  server: grpc.Server,
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+  options: GrpcAdapterOptions = {},
+): void {
+  const spec = createServiceImplSpec(service, impl);
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const methodSpec = spec.methods[method.localName];
+    if (methodSpec !== undefined) handlers[method.localName] = handlerFor(methodSpec, options);
+  }
+  server.addService(grpcServiceDefinition(service), handlers);
+}
+
+export function addServicesToGrpcServer(
+  server: grpc.Server,
+  services: readonly MountedService[],
+  options: GrpcAdapterOptions = {},
+): void {
+  for (const { service, impl } of services) addToGrpcServer(server, service, impl, options);
+}
+
+function handlerFor(spec: Spec, options: GrpcAdapterOptions): grpc.UntypedHandleCall {
+  const interceptors = options.interceptors ?? [];
+  switch (spec.kind) {
+    case "unary":
+      return ((call, callback) => {
+        const open = openCall(call, spec.method, options);
+        respondOnce(call, open, callback, invokeUnaryImplementation(spec, open.ctx, call.request, interceptors), options);
+      }) satisfies grpc.handleUnaryCall<Msg, Msg>;
+    case "client_streaming":
+      return ((call, callback) => {
+        const open = openCall(call, spec.method, options);
+        const output = transformInvokeImplementation(spec, open.ctx, interceptors)(readRequests(call, open));
+        respondOnce(call, open, callback, firstMessage(output), options);
+      }) satisfies grpc.handleClientStreamingCall<Msg, Msg>;
+    case "server_streaming":
+      return ((call) => {
+        const open = openCall(call, spec.method, options);
+        const output = transformInvokeImplementation(spec, open.ctx, interceptors)(createAsyncIterable([call.request]));
+        void pump(call, open, output, options);
+      }) satisfies grpc.handleServerStreamingCall<Msg, Msg>;
+    case "bidi_streaming":
+      return ((call) => {
+        const open = openCall(call, spec.method, options);
+        const output = transformInvokeImplementation(spec, open.ctx, interceptors)(readRequests(call, open));
+        void pump(call, open, output, options);
+      }) satisfies grpc.handleBidiStreamingCall<Msg, Msg>;
+  }
+}
+
+/** The per-call state shared by the four call shapes. */
+interface OpenCall {
+  readonly method: DescMethod;
+  readonly ctx: HandlerContextController;
+  /** Aborted once grpc-js ended the call without us (client cancel, deadline, connection loss). */
+  readonly ended: AbortSignal;
+  /** Claims the right to send the status; false if the call already ended. */
+  finish(error?: ConnectError): boolean;
+}
+
+function openCall(call: GrpcServerCall, method: DescMethod, options: GrpcAdapterOptions): OpenCall {
+  const deadline = call.getDeadline();
+  const deadlineAt = deadline instanceof Date ? deadline.getTime() : deadline;
+  const timeoutMs = Number.isFinite(deadlineAt) ? Math.max(0, deadlineAt - Date.now()) : undefined;
+  const ctx = createHandlerContext({
+    service: method.parent,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: `http://${call.getHost()}${grpcMethodPath(method)}`,
+    timeoutMs,
+    shutdownSignal: options.shutdownSignal,
+    requestHeader: headersFromMetadata(call.metadata),
+    contextValues: options.contextValues?.(call),
+  });
+  const ended = new AbortController();
+  let finished = false;
+  // grpc-js emits "cancelled" after every status it sends, OK ones included;
+  // only one that arrives before we finished means the caller went away.
+  (call as EventEmitter).on("cancelled", () => {
+    if (finished) return;
+    finished = true;
+    const reason =
+      timeoutMs !== undefined && Date.now() >= deadlineAt - deadlineToleranceMs
+        ? new ConnectError("the operation timed out", Code.DeadlineExceeded)
+        : new ConnectError("the client cancelled the call", Code.Canceled);
+    ended.abort(reason);
+    ctx.abort(reason);
+  });
+  return {
+    method,
+    ctx,
+    ended: ended.signal,
+    finish(error) {
+      if (finished) return false;
+      finished = true;
+      // As connect-node: the signal aborts when the call is over, with the
+      // error if it failed; this also clears the deadline timer.
+      ctx.abort(error);
+      return true;
+    },
+  };
+}
+
+/** Maps a handler's failure to the error sent, reporting hidden causes. */
+function failure(open: OpenCall, reason: unknown, options: GrpcAdapterOptions): ConnectError {
+  const { error, internal } = publicError(reason);
+  if (internal) options.onInternalError?.(reason, open.method);
+  return error;
+}
+
+/** Unary and client-streaming: one response message, or an error. */
+function respondOnce(
+  call: grpc.ServerUnaryCall<Msg, Msg> | grpc.ServerReadableStream<Msg, Msg>,
+  open: OpenCall,
+  callback: grpc.sendUnaryData<Msg>,
+  result: Promise<Msg>,
+  options: GrpcAdapterOptions,
+): void {
+  const { ctx } = open;
+  result.then(
+    (message) => {
+      if (!open.finish()) return;
+      // sendUnaryData has no header argument: send them first ourselves.
+      call.sendMetadata(metadataFromHeaders(ctx.responseHeader));
+      callback(null, message, grpcStatusFor(undefined, ctx.responseTrailer).metadata);
+    },
+    (reason: unknown) => {
+      // After a cancel or deadline the caller is gone: nothing to report.
+      if (open.ended.aborted) return;
+      const error = failure(open, reason, options);
+      if (!open.finish(error)) return;
+      const status = grpcStatusFor(error, ctx.responseTrailer, ctx.responseHeader);
+      callback({ code: status.code, details: status.details, metadata: status.metadata }, null, status.metadata);
+    },
+  );
+}
+
+async function firstMessage(output: AsyncIterable<Msg>): Promise<Msg> {
+  for await (const message of output) return message;
+  throw new ConnectError("protocol error: missing output message for unary method", Code.Internal);
+}
+
+/**
+ * Requests of a client- or bidi-streaming call. `destroyOnReturn: false`: a
+ * handler that stops reading early must not destroy the duplex it still
+ * writes its responses to.
+ */
+async function* readRequests(call: ReadableCall, open: OpenCall): AsyncGenerator<Msg> {
+  try {
+    for await (const message of call.iterator({ destroyOnReturn: false })) {
+      yield message as Msg;
+    }
+  } catch (reason) {
+    // grpc-js destroys the stream on cancel; report why, as connect-node does.
+    throw open.ended.aborted ? open.ended.reason : ConnectError.from(reason);
+  }
+}
+
+/**
+ * Server- and bidi-streaming: pull one message at a time and write it; when
+ * grpc-js buffers are full, wait for 'drain' before pulling again, so the
+ * handler's generator is driven by HTTP/2 flow control instead of racing ahead
+ * of a slow reader.
+ */
+async function pump(call: WritableCall, open: OpenCall, output: AsyncIterable<Msg>, options: GrpcAdapterOptions) {
+  const { ctx } = open;
+  const it = output[Symbol.asyncIterator]();
+  let headerSent = false;
+  let error: ConnectError | undefined;
+  try {
+    for (;;) {
+      const result = await it.next();
+      if (open.ended.aborted) return stop(it);
+      if (result.done === true) break;
+      if (!headerSent) {
+        // Connect's rule: response headers may be set until the first yield.
+        call.sendMetadata(metadataFromHeaders(ctx.responseHeader));
+        headerSent = true;
+      }
+      if (!call.write(result.value)) {
+        await writable(call, open.ended);
+        if (open.ended.aborted) return stop(it);
+      }
+    }
+  } catch (reason) {
+    if (open.ended.aborted) return;
+    error = failure(open, reason, options);
+  }
+  if (!open.finish(error)) return;
+  const status = grpcStatusFor(error, ctx.responseTrailer, headerSent ? undefined : ctx.responseHeader);
+  if (error === undefined) {
+    call.end(status.metadata);
+  } else {
+    // grpc-js's documented way to end a stream with a status: its own 'error'
+    // listener turns this into the trailers after the buffered messages.
+    call.emit("error", { code: status.code, details: status.details, metadata: status.metadata });
+  }
+}
+
+/** Resolves on 'drain', or when the call can no longer be written to. */
+function writable(call: WritableCall, ended: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      call.off("close", done);
+      ended.removeEventListener("abort", done);
+      resolve();
+    };
+    if (ended.aborted) return resolve();
+    call.on("drain", done);
+    call.on("close", done);
+    ended.addEventListener("abort", done);
+  });
+}
+
+/** Ends the handler's generator early so its `finally` runs. */
+function stop(it: AsyncIterator<Msg>): void {
+  try {
+    it.return?.().catch(() => undefined);
+  } catch {
+    // A broken iterator must not take the server down; the call is over.
+  }
+}
