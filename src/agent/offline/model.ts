@@ -106,6 +106,8 @@ export class OfflineChatModel extends BaseChatModel<BaseChatModelCallOptions, AI
     if (decision.kind === "tool_calls") {
       const ids = decision.calls.map(() => `call_offline_${++callCounter}`);
       for (const [index, call] of decision.calls.entries()) {
+        // Tool-call pieces are paced like text: a real model takes time to write them too.
+        if (this.tokenDelayMs > 0) await sleep(this.tokenDelayMs, undefined, { signal });
         signal?.throwIfAborted();
         const chunk = new ChatGenerationChunk({
           text: "",
