@@ -19,6 +19,7 @@ import { Authenticator } from "./api/auth.js";
 import { conversationService } from "./api/conversation-service.js";
 import { guard } from "./api/guard.js";
 import { ActiveRuns } from "./runs/active-runs.js";
+import { RunAbort } from "./runs/end-state.js";
 import { TurnRunner } from "./runs/turn-runner.js";
 import { createConnectHandler } from "./server/connect-handler.js";
 import { addServicesToGrpcServer } from "./server/grpc-adapter.js";
@@ -103,6 +104,9 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     offlineStats: offline?.stats,
     async close() {
       health.shutdown();
+      health.endWatches();
+      for (const run of activeRuns.list()) run.abort(new RunAbort("shutdown"));
+      await Promise.all(activeRuns.list().map((r) => r.done));
       await listener.close();
       await store.close();
     },
