@@ -6,9 +6,14 @@ import * as net from "node:net";
 import { PassThrough } from "node:stream";
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import * as grpc from "@grpc/grpc-js";
-import { fromBinary } from "@bufbuild/protobuf";
-import { anyUnpack, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
+import { create, createFileRegistry, fromBinary } from "@bufbuild/protobuf";
+import {
+  anyUnpack,
+  FieldDescriptorProto_Label as Label,
+  FieldDescriptorProto_Type as Type,
+  FileDescriptorProtoSchema,
+} from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import {
   file_grpc_health_v1_health,
@@ -17,7 +22,7 @@ import {
 } from "../gen/grpc/health/v1/health_pb.js";
 import * as reflectionV1 from "../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { StatusSchema } from "../gen/google/rpc/status_pb.js";
+import { file_google_rpc_status, StatusSchema } from "../gen/google/rpc/status_pb.js";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { addServicesToGrpcServer } from "../src/server/grpc-adapter.js";
 import { grpcClientFor } from "../src/server/grpc-definition.js";
@@ -25,7 +30,7 @@ import { createConnectHandler } from "../src/server/connect-handler.js";
 import { HealthRegistry, healthService } from "../src/server/health.js";
 import { startListener, type Listener } from "../src/server/listener.js";
 import { mount } from "../src/server/mounted-service.js";
-import { reflectionServices, type ReflectionAnswer } from "../src/server/reflection.js";
+import { ReflectionIndex, reflectionServices, type ReflectionAnswer } from "../src/server/reflection.js";
 import { classifyPrefix, http2Preface, sniffProtocol } from "../src/server/sniff.js";
 import {
   file_parley_test_v1_transport_test,
@@ -132,6 +137,15 @@ const testImpl: ServiceImpl<typeof TransportTestService> = {
   },
 };
 
+// One interceptor for both engines: it must see every call the same way.
+const intercepted: string[] = [];
+const recordCalls: Interceptor = (next) => async (req) => {
+  intercepted.push(`${req.method.parent.typeName}/${req.method.name} ${req.stream ? "stream" : "unary"}`);
+  const res = await next(req);
+  res.header.set("x-intercepted", "yes");
+  return res;
+};
+
 const health = new HealthRegistry({ "": ServingStatus.SERVING });
 const internalErrors: unknown[] = [];
 const services = [
@@ -153,12 +167,15 @@ function client<S extends Parameters<typeof grpcClientFor>[0]>(service: S) {
 
 beforeAll(async () => {
   const grpcServer = new grpc.Server();
-  addServicesToGrpcServer(grpcServer, services, { onInternalError: (err) => internalErrors.push(err) });
+  addServicesToGrpcServer(grpcServer, services, {
+    interceptors: [recordCalls],
+    onInternalError: (err) => internalErrors.push(err),
+  });
   listener = await startListener({
     host: "127.0.0.1",
     port: 0,
     grpcServer,
-    httpHandler: createConnectHandler({ services }),
+    httpHandler: createConnectHandler({ services, interceptors: [recordCalls] }),
     closeGraceMs: 2_000,
   });
   const { port } = listener.address();
@@ -370,6 +387,53 @@ describe("reflection", () => {
   }
 });
 
+describe("reflection index", () => {
+  it("answers file_by_filename with the file's transitive dependencies", () => {
+    const index = new ReflectionIndex([file_google_rpc_status]);
+    const answer = index.answer({ case: "fileByFilename", value: "google/rpc/status.proto" });
+    expect(answer.case).toBe("fileDescriptorResponse");
+    const names =
+      answer.case === "fileDescriptorResponse"
+        ? answer.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name)
+        : [];
+    expect(names).toEqual(["google/rpc/status.proto", "google/protobuf/any.proto"]);
+    // Types of a dependency resolve too; fields resolve to their message's file.
+    expect(index.answer({ case: "fileContainingSymbol", value: "google.protobuf.Any" }).case).toBe(
+      "fileDescriptorResponse",
+    );
+    expect(index.answer({ case: "fileContainingSymbol", value: "google.rpc.Status.details" }).case).toBe(
+      "fileDescriptorResponse",
+    );
+    expect(index.answer({ case: undefined })).toMatchObject({ case: "errorResponse", value: { errorCode: 3 } });
+  });
+
+  it("finds extensions by extendee and number", () => {
+    const proto = create(FileDescriptorProtoSchema, {
+      name: "parley/test/v1/ext.proto",
+      package: "parley.test.v1",
+      syntax: "proto2",
+      messageType: [{ name: "Base", extensionRange: [{ start: 100, end: 200 }] }],
+      extension: [
+        { name: "flag", number: 101, extendee: ".parley.test.v1.Base", type: Type.BOOL, label: Label.OPTIONAL },
+        { name: "note", number: 100, extendee: ".parley.test.v1.Base", type: Type.STRING, label: Label.OPTIONAL },
+      ],
+    });
+    const file = createFileRegistry(proto, () => undefined).getFile(proto.name)!;
+    const index = new ReflectionIndex([file]);
+    expect(
+      index.answer({ case: "fileContainingExtension", value: { containingType: "parley.test.v1.Base", extensionNumber: 101 } })
+        .case,
+    ).toBe("fileDescriptorResponse");
+    expect(
+      index.answer({ case: "fileContainingExtension", value: { containingType: "parley.test.v1.Base", extensionNumber: 150 } }),
+    ).toMatchObject({ case: "errorResponse", value: { errorCode: 5 } });
+    expect(index.answer({ case: "allExtensionNumbersOfType", value: "parley.test.v1.Base" })).toEqual({
+      case: "allExtensionNumbersResponse",
+      value: { baseTypeName: "parley.test.v1.Base", extensionNumber: [100, 101] },
+    });
+  });
+});
+
 describe("grpc-js adapter", () => {
   let test: ReturnType<typeof grpcClientFor<typeof TransportTestService>>;
   beforeAll(() => {
@@ -497,6 +561,24 @@ describe("grpc-js adapter", () => {
 });
 
 describe("the same handlers over connect-node", () => {
+  it("run the same interceptors as on grpc-js", async () => {
+    intercepted.length = 0;
+    const grpcTest = client(TransportTestService);
+    const viaGrpc = await unary(grpcTest.unary.bind(grpcTest), { text: "echo:intercepted" });
+    const streamed = await readAll(grpcTest.serverStream({ text: "count:intercepted", seq: 1 }));
+    const connect = createClient(TransportTestService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+    let connectHeader: string | null = null;
+    await connect.unary({ text: "echo:intercepted" }, { onHeader: (h) => (connectHeader = h.get("x-intercepted")) });
+    expect(viaGrpc.header?.get("x-intercepted")).toEqual(["yes"]);
+    expect(streamed.header?.get("x-intercepted")).toEqual(["yes"]);
+    expect(connectHeader).toBe("yes");
+    expect(intercepted).toEqual([
+      "parley.test.v1.TransportTestService/Unary unary",
+      "parley.test.v1.TransportTestService/ServerStream stream",
+      "parley.test.v1.TransportTestService/Unary unary",
+    ]);
+  });
+
   it("give the same error with the same details", async () => {
     const connect = createClient(TransportTestService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
     const err = ConnectError.from(await connect.unary({ text: "fail-connect:connect" }).catch((e: unknown) => e));

@@ -5,6 +5,7 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { ChatOpenAI } from "@langchain/openai";
 import { OfflineChatModel, OfflineModelStats } from "./offline/model.js";
+import { normalizingFetch } from "./openai/normalizing-fetch.js";
 
 export interface ModelSpec {
   model: string;
@@ -34,7 +35,7 @@ export function openaiModels(opts: { apiKey: string | undefined; baseUrl: string
         model: spec.model,
         // Local OpenAI-compatible servers accept any key; the SDK insists on one.
         apiKey: opts.apiKey ?? "not-needed",
-        configuration: { baseURL: opts.baseUrl },
+        configuration: { baseURL: opts.baseUrl, fetch: normalizingFetch() },
         streaming: true,
         streamUsage: true,
         // Retries belong to the resilience layer, which knows whether a token already reached the caller.

@@ -5,7 +5,8 @@
  * model sees them and the caller gets an `is_error` tool_result.
  */
 import { createMiddleware } from "langchain";
-import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
+import { ToolMessage, type AIMessage, type BaseMessage } from "@langchain/core/messages";
+import { normalizeToolCalls } from "./tool-call-normalizer.js";
 import { estimateUsage, reportedUsage } from "./usage.js";
 import type { ParsedToolCall, TurnHooks } from "./turn-hooks.js";
 
@@ -46,7 +47,7 @@ export const turnMiddleware = createMiddleware({
   wrapModelCall: async (request, handler) => {
     const hooks = hooksOf(request.runtime);
     await hooks?.stepStart();
-    const response = await handler(request);
+    const response = normalizeToolCalls(await handler(request));
     if (hooks) {
       const calls = parsedToolCalls(response);
       const usage =

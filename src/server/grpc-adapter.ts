@@ -101,13 +101,13 @@ function handlerFor(spec: Spec, options: GrpcAdapterOptions): grpc.UntypedHandle
       return ((call) => {
         const open = openCall(call, spec.method, options);
         const output = transformInvokeImplementation(spec, open.ctx, interceptors)(createAsyncIterable([call.request]));
-        void pump(call, open, output, options);
+        pump(call, open, output, options).catch((err: unknown) => options.onInternalError?.(err, spec.method));
       }) satisfies grpc.handleServerStreamingCall<Msg, Msg>;
     case "bidi_streaming":
       return ((call) => {
         const open = openCall(call, spec.method, options);
         const output = transformInvokeImplementation(spec, open.ctx, interceptors)(readRequests(call, open));
-        void pump(call, open, output, options);
+        pump(call, open, output, options).catch((err: unknown) => options.onInternalError?.(err, spec.method));
       }) satisfies grpc.handleBidiStreamingCall<Msg, Msg>;
   }
 }
@@ -139,9 +139,7 @@ function openCall(call: GrpcServerCall, method: DescMethod, options: GrpcAdapter
   });
   const ended = new AbortController();
   let finished = false;
-  // grpc-js emits "cancelled" after every status it sends, OK ones included;
-  // only one that arrives before we finished means the caller went away.
-  (call as EventEmitter).on("cancelled", () => {
+  const onCancelled = () => {
     if (finished) return;
     finished = true;
     const reason =
@@ -150,7 +148,12 @@ function openCall(call: GrpcServerCall, method: DescMethod, options: GrpcAdapter
         : new ConnectError("the client cancelled the call", Code.Canceled);
     ended.abort(reason);
     ctx.abort(reason);
-  });
+  };
+  // grpc-js emits "cancelled" after every status it sends, OK ones included;
+  // only one that arrives before we finished means the caller went away.
+  (call as EventEmitter).on("cancelled", onCancelled);
+  // A call can be over before its handler ran; then no event will come.
+  if (call.cancelled) onCancelled();
   return {
     method,
     ctx,
@@ -182,22 +185,24 @@ function respondOnce(
   options: GrpcAdapterOptions,
 ): void {
   const { ctx } = open;
-  result.then(
-    (message) => {
-      if (!open.finish()) return;
-      // sendUnaryData has no header argument: send them first ourselves.
-      call.sendMetadata(metadataFromHeaders(ctx.responseHeader));
-      callback(null, message, grpcStatusFor(undefined, ctx.responseTrailer).metadata);
-    },
-    (reason: unknown) => {
-      // After a cancel or deadline the caller is gone: nothing to report.
-      if (open.ended.aborted) return;
-      const error = failure(open, reason, options);
-      if (!open.finish(error)) return;
-      const status = grpcStatusFor(error, ctx.responseTrailer, ctx.responseHeader);
-      callback({ code: status.code, details: status.details, metadata: status.metadata }, null, status.metadata);
-    },
-  );
+  const succeed = (message: Msg) => {
+    if (!open.finish()) return;
+    // sendUnaryData has no header argument: send them first ourselves.
+    call.sendMetadata(metadataFromHeaders(ctx.responseHeader));
+    callback(null, message, grpcStatusFor(undefined, ctx.responseTrailer).metadata);
+  };
+  const fail = (reason: unknown) => {
+    // After a cancel or deadline the caller is gone: nothing to report.
+    if (open.ended.aborted) return;
+    const error = failure(open, reason, options);
+    if (!open.finish(error)) return;
+    const status = grpcStatusFor(error, ctx.responseTrailer, ctx.responseHeader);
+    callback({ code: status.code, details: status.details, metadata: status.metadata }, null, status.metadata);
+  };
+  result
+    .then(succeed, fail)
+    // Only our own code runs past this point; still never an unhandled rejection.
+    .catch((err: unknown) => options.onInternalError?.(err, open.method));
 }
 
 async function firstMessage(output: AsyncIterable<Msg>): Promise<Msg> {

@@ -41,6 +41,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const httpServer = http.createServer(options.httpServerOptions ?? {}, options.httpHandler);
   const sockets = new Set<net.Socket>();
+  const sniffing = new Set<net.Socket>();
   const netServer = net.createServer({ noDelay: true });
 
   netServer.on("connection", (socket) => {
@@ -48,13 +49,16 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     socket.once("close", () => sockets.delete(socket));
     // Until an owner attaches its own handler, a reset must not crash us.
     socket.on("error", (err) => logger?.debug({ err }, "connection error"));
+    sniffing.add(socket);
     sniffProtocol(socket, options.sniffTimeoutMs).then(
       (protocol) => {
+        sniffing.delete(socket);
         if (socket.destroyed) return;
         if (protocol === "http2") injector.injectConnection(socket);
         else httpServer.emit("connection", socket);
       },
       (err: unknown) => {
+        sniffing.delete(socket);
         if (!(err instanceof SniffError)) logger?.warn({ err }, "protocol sniffing failed");
         socket.destroy();
       },
@@ -88,6 +92,8 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
 
   async function shutdown(graceMs: number): Promise<void> {
     const accepting = new Promise<void>((resolve) => netServer.close(() => resolve()));
+    // Connections that never said anything have no call to finish.
+    for (const socket of sniffing) socket.destroy();
     // Keep-alive HTTP/1.1 connections with no request in flight go at once;
     // busy ones after their response. grpc-js sends GOAWAY and waits for calls.
     httpServer.close();
