@@ -10,8 +10,8 @@ export interface HistoryError {
 }
 
 export function checkToolPairing(messages: ChatRequest["messages"]): HistoryError | null {
+  // The latest assistant turn's calls not yet answered; answering removes an id, so a repeated answer is caught too.
   let pending: { index: number; ids: Set<string> } | null = null;
-  // Ids answered so far in the current run of tool messages, so a stray or repeated answer is caught.
   for (const [i, m] of messages.entries()) {
     if (m.role === "tool") {
       if (!pending?.ids.delete(m.tool_call_id)) {

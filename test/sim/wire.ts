@@ -75,7 +75,7 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: 0;
-    message: { role: "assistant"; content: string | null; tool_calls?: Array<Partial<WireToolCall>>; refusal: null };
+    message: { role: "assistant"; content: string | null; tool_calls?: Array<{ id?: string; type: "function"; function: { name: string; arguments?: string } }>; refusal: null };
     finish_reason: string;
     logprobs: null;
   }>;
