@@ -155,6 +155,8 @@ describe("scenario selection", () => {
     const stream = await client.chat.completions.create({ model: "slow", messages: [user("hi")], stream: true });
     for await (const _ of stream) break;
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    // Let the response settle so it cannot land in the next test's counters.
+    await eventually(() => sim.stats.completed + sim.stats.disconnects === 1, 2000, "the response to end");
   });
 });
 

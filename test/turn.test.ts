@@ -9,6 +9,7 @@ import { ConnectError, Code } from "@connectrpc/connect";
 import type { RunEvent } from "../gen/parley/v1/events_pb.js";
 import { Role } from "../gen/parley/v1/conversation_pb.js";
 import { startTestServer, tempDir, unary, type TestServer } from "./helpers/server.js";
+import { PROVIDERS, type ProviderServer } from "./helpers/providers.js";
 import { drainGrpc, eventually, kinds, textOf } from "./helpers/streams.js";
 
 async function newConversation(s: TestServer, systemPrompt = ""): Promise<string> {
@@ -51,10 +52,10 @@ function expectArithmeticTurn(events: RunEvent[]): void {
   expect(complete.event.value.timeToFirstToken).toBeDefined();
 }
 
-describe("a turn streamed over gRPC and Connect", () => {
-  let s: TestServer;
+describe.each(PROVIDERS)("a turn streamed over gRPC and Connect ($name)", (provider) => {
+  let s: ProviderServer;
   beforeAll(async () => {
-    s = await startTestServer({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "2" });
+    s = await provider.start({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "2" });
   });
   afterAll(() => s.close(true));
 
@@ -66,7 +67,7 @@ describe("a turn streamed over gRPC and Connect", () => {
     const started = events[0];
     if (started?.event.case !== "started") throw new Error("no started");
     expect(started.event.value.conversationId).toBe(id);
-    expect(started.event.value.model).toBe("parley-offline");
+    expect(started.event.value.model).toBe(s.config.model);
   });
 
   it("gives the same events over the Connect protocol and gRPC-Web", async () => {
@@ -100,7 +101,7 @@ describe("a turn streamed over gRPC and Connect", () => {
   });
 
   it("streams text before the turn ends", async () => {
-    const slow = await startTestServer({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "30" });
+    const slow = await provider.start({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "30" });
     try {
       const id = await newConversation(slow);
       const arrivals: Array<{ kind: string; at: number }> = [];
@@ -122,13 +123,12 @@ describe("a turn streamed over gRPC and Connect", () => {
     expect(text).toContain('Earlier you asked: "what is 17*23?"');
     expect(text).toContain("391");
     // What the model itself received: system prompt, both turns, and the tool exchange.
-    const seen = s.app.offlineStats!.lastInput;
-    expect(seen.map((m) => m.role)).toEqual(["system", "user", "assistant", "tool", "assistant", "user"]);
-    expect(seen[0]!.content).toBe("You are terse.");
+    expect(s.lastInputRoles()).toEqual(["system", "user", "assistant", "tool", "assistant", "user"]);
+    expect(s.lastInputFirstContent()).toBe("You are terse.");
   });
 
   it("sends heartbeats on a slow turn without advancing seq", async () => {
-    const slow = await startTestServer({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "250", PARLEY_HEARTBEAT_MS: "100" });
+    const slow = await provider.start({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "250", PARLEY_HEARTBEAT_MS: "100" });
     try {
       const id = await newConversation(slow);
       const { events, err } = await drainGrpc(slow.grpc.streamMessage({ conversationId: id, content: "count to 3" }));
@@ -143,10 +143,10 @@ describe("a turn streamed over gRPC and Connect", () => {
   });
 });
 
-describe("cancel and deadline", () => {
-  let s: TestServer;
+describe.each(PROVIDERS)("cancel and deadline ($name)", (provider) => {
+  let s: ProviderServer;
   beforeAll(async () => {
-    s = await startTestServer({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "20" });
+    s = await provider.start({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "20" });
   });
   afterAll(() => s.close(true));
 
@@ -166,10 +166,11 @@ describe("cancel and deadline", () => {
     });
     expect(run.status).toBe("cancelled");
     expect(run.endReason).toBe("cancelled_by_caller");
-    const produced = s.app.offlineStats!.tokensProduced;
+    const produced = s.produced();
     await new Promise((r) => setTimeout(r, 200));
     // Ten more tokens' worth of time passed: the model produced none of them.
-    expect(s.app.offlineStats!.tokensProduced).toBe(produced);
+    expect(s.produced()).toBe(produced);
+    if (s.sim) expect(s.sim.stats.disconnects).toBeGreaterThan(0);
     const { res } = await unary(s.grpc.listMessages.bind(s.grpc), { conversationId: id });
     const stored = res!.messages.find((m) => m.role === Role.ASSISTANT)!;
     const seen = textOf(events);
@@ -233,9 +234,9 @@ describe("cancel and deadline", () => {
   });
 });
 
-describe("slow readers", () => {
+describe.each(PROVIDERS)("slow readers ($name)", (provider) => {
   it("a paused client does not make the server buffer the whole turn", async () => {
-    const s = await startTestServer({
+    const s = await provider.start({
       PARLEY_STREAM_BUFFER_BYTES: "16384",
       PARLEY_SLOW_READER_TIMEOUT_MS: "1500",
     });
@@ -254,7 +255,7 @@ describe("slow readers", () => {
       });
       await new Promise((r) => setTimeout(r, 2500));
       // "count to 100000" is ~589 KB of text. Paused, the model got only as far as the buffers allow.
-      const produced = s.app.offlineStats!.tokensProduced;
+      const produced = s.produced();
       // Seen here: ~13k tokens (the HTTP/2 windows plus the 16 KiB channel); unbounded would be 100k.
       expect(produced).toBeLessThan(30_000);
       call.resume();

@@ -43,9 +43,14 @@ const ERROR_KINDS: Record<number, { type: string; code: string | null }> = {
   503: { type: "server_error", code: "service_unavailable" },
 };
 
-export function sendError(res: ServerResponse, status: number, message: string, extra: { param?: string | null; headers?: Record<string, string> } = {}): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  extra: { param?: string | null; code?: string | null; headers?: Record<string, string> } = {},
+): void {
   const kind = ERROR_KINDS[status] ?? { type: status >= 500 ? "server_error" : "invalid_request_error", code: null };
-  const body: WireError = { error: { message, type: kind.type, param: extra.param ?? null, code: kind.code } };
+  const body: WireError = { error: { message, type: kind.type, param: extra.param ?? null, code: extra.code !== undefined ? extra.code : kind.code } };
   res.writeHead(status, { "content-type": "application/json", ...extra.headers });
   res.end(JSON.stringify(body));
 }
@@ -70,6 +75,7 @@ async function pause(ms: number | undefined, signal: AbortSignal): Promise<void>
 async function strike(fault: Exclude<Fault, { kind: "status" }>, x: Exchange, sse: SseWriter): Promise<Outcome> {
   switch (fault.kind) {
     case "reset":
+      await sse.flush();
       x.dropping();
       x.res.socket?.destroy();
       return "reset";

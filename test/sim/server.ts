@@ -160,7 +160,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         models(res);
         outcome = "completed";
       } else {
-        sendError(res, 404, `Invalid URL (${req.method ?? "?"} ${req.url ?? ""})`);
+        sendError(res, 404, `Invalid URL (${req.method ?? "?"} ${req.url ?? ""})`, { code: null });
         outcome = "not-found";
       }
     } catch (err) {

@@ -18,6 +18,8 @@ export function utf8SplitPoint(bytes: Uint8Array): number {
 }
 
 export class SseWriter {
+  private flushed: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly res: ServerResponse,
     private readonly signal: AbortSignal,
@@ -57,8 +59,15 @@ export class SseWriter {
     await this.send(bytes.subarray(cut));
   }
 
+  /** Resolves once everything written so far has left the process, so a reset after N chunks really delivers N. */
+  async flush(): Promise<void> {
+    await this.flushed;
+  }
+
   private async send(bytes: Uint8Array): Promise<void> {
     this.signal.throwIfAborted();
-    if (!this.res.write(bytes)) await once(this.res, "drain", { signal: this.signal });
+    // A write that fails (the socket died) must not leave flush() pending, hence resolve either way.
+    this.flushed = new Promise((resolve) => this.res.write(bytes, () => resolve()));
+    if (this.res.writableNeedDrain) await once(this.res, "drain", { signal: this.signal });
   }
 }

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/v1/events.proto.
  */
 export const file_parley_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChZwYXJsZXkvdjEvZXZlbnRzLnByb3RvEglwYXJsZXkudjEipwMKCFJ1bkV2ZW50Eg4KBnJ1bl9pZBgBIAEoCRILCgNzZXEYAiABKA0SKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoHc3RhcnRlZBgKIAEoCzIVLnBhcmxleS52MS5SdW5TdGFydGVkSAASJQoFY2h1bmsYCyABKAsyFC5wYXJsZXkudjEuVGV4dENodW5rSAASKAoJdG9vbF9jYWxsGAwgASgLMhMucGFybGV5LnYxLlRvb2xDYWxsSAASLAoLdG9vbF9yZXN1bHQYDSABKAsyFS5wYXJsZXkudjEuVG9vbFJlc3VsdEgAEisKCGNvbXBsZXRlGA4gASgLMhcucGFybGV5LnYxLlJ1bkNvbXBsZXRlZEgAEiQKBWVycm9yGA8gASgLMhMucGFybGV5LnYxLlJ1bkVycm9ySAASKQoJaGVhcnRiZWF0GBAgASgLMhQucGFybGV5LnYxLkhlYXJ0YmVhdEgAEiQKBWRlYnVnGBEgASgLMhMucGFybGV5LnYxLlJ1bkRlYnVnSABCBwoFZXZlbnQiTQoKUnVuU3RhcnRlZBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSFwoPdXNlcl9tZXNzYWdlX2lkGAIgASgJEg0KBW1vZGVsGAMgASgJIi0KCVRleHRDaHVuaxISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkijwEKClRvb2xSZXN1bHQSDwoHY2FsbF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2NvbnRlbnQYAyABKAkSEAoIaXNfZXJyb3IYBCABKAgSKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKbWVzc2FnZV9pZBgGIAEoCSL9AQoMUnVuQ29tcGxldGVkEiMKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZRIkCgV1c2FnZRgCIAEoCzIVLnBhcmxleS52MS5Ub2tlblVzYWdlEi4KDWZpbmlzaF9yZWFzb24YAyABKA4yFy5wYXJsZXkudjEuRmluaXNoUmVhc29uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDQoFc3RlcHMYBiABKAUijgEKCFJ1bkVycm9yEh4KBGNvZGUYASABKA4yEC5nb29nbGUucnBjLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSLgoLcmV0cnlfZGVsYXkYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGcmVhc29uGAUgASgJIgsKCUhlYXJ0YmVhdCIYCghSdW5EZWJ1ZxIMCgRub3RlGAEgASgJYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_rpc_code, file_parley_v1_conversation]);
+  fileDesc("ChZwYXJsZXkvdjEvZXZlbnRzLnByb3RvEglwYXJsZXkudjEipwMKCFJ1bkV2ZW50Eg4KBnJ1bl9pZBgBIAEoCRILCgNzZXEYAiABKA0SKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoHc3RhcnRlZBgKIAEoCzIVLnBhcmxleS52MS5SdW5TdGFydGVkSAASJQoFY2h1bmsYCyABKAsyFC5wYXJsZXkudjEuVGV4dENodW5rSAASKAoJdG9vbF9jYWxsGAwgASgLMhMucGFybGV5LnYxLlRvb2xDYWxsSAASLAoLdG9vbF9yZXN1bHQYDSABKAsyFS5wYXJsZXkudjEuVG9vbFJlc3VsdEgAEisKCGNvbXBsZXRlGA4gASgLMhcucGFybGV5LnYxLlJ1bkNvbXBsZXRlZEgAEiQKBWVycm9yGA8gASgLMhMucGFybGV5LnYxLlJ1bkVycm9ySAASKQoJaGVhcnRiZWF0GBAgASgLMhQucGFybGV5LnYxLkhlYXJ0YmVhdEgAEiQKBWRlYnVnGBEgASgLMhMucGFybGV5LnYxLlJ1bkRlYnVnSABCBwoFZXZlbnQiTQoKUnVuU3RhcnRlZBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSFwoPdXNlcl9tZXNzYWdlX2lkGAIgASgJEg0KBW1vZGVsGAMgASgJIi0KCVRleHRDaHVuaxISCgptZXNzYWdlX2lkGAEgASgJEgwKBHRleHQYAiABKAkijwEKClRvb2xSZXN1bHQSDwoHY2FsbF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2NvbnRlbnQYAyABKAkSEAoIaXNfZXJyb3IYBCABKAgSKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKbWVzc2FnZV9pZBgGIAEoCSL9AQoMUnVuQ29tcGxldGVkEiMKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZRIkCgV1c2FnZRgCIAEoCzIVLnBhcmxleS52MS5Ub2tlblVzYWdlEi4KDWZpbmlzaF9yZWFzb24YAyABKA4yFy5wYXJsZXkudjEuRmluaXNoUmVhc29uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoIZHVyYXRpb24YBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDQoFc3RlcHMYBiABKAUijgEKCFJ1bkVycm9yEh4KBGNvZGUYASABKA4yEC5nb29nbGUucnBjLkNvZGUSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSLgoLcmV0cnlfZGVsYXkYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDgoGcmVhc29uGAUgASgJIgsKCUhlYXJ0YmVhdCKSAQoIUnVuRGVidWcSDAoEbm90ZRgBIAEoCRIMCgRraW5kGAIgASgJEjcKCmF0dHJpYnV0ZXMYAyADKAsyIy5wYXJsZXkudjEuUnVuRGVidWcuQXR0cmlidXRlc0VudHJ5GjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_rpc_code, file_parley_v1_conversation]);
 
 /**
  * One event of a run's stream.
@@ -346,17 +346,33 @@ export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
   messageDesc(file_parley_v1_events, 6);
 
 /**
- * Debug details for admin callers. Later issues add fields.
+ * What the resilience layer did during the run, for admin callers who set
+ * include_debug: model calls and their timings, retries, breaker decisions,
+ * fallbacks.
  *
  * @generated from message parley.v1.RunDebug
  */
 export type RunDebug = Message<"parley.v1.RunDebug"> & {
   /**
-   * A short description of what happened (e.g. "retry 1 after 503").
+   * A short description of what happened (e.g. "retry 1 after HTTP 503").
    *
    * @generated from field: string note = 1;
    */
   note: string;
+
+  /**
+   * model_call, retry, fallback, breaker.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * Details such as dependency, attempt, delay_ms, breaker_state, duration_ms.
+   *
+   * @generated from field: map<string, string> attributes = 3;
+   */
+  attributes: { [key: string]: string };
 };
 
 /**

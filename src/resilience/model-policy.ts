@@ -1,0 +1,124 @@
+/**
+ * The policy around every call to one model: bulkhead (shared by all
+ * models), retry, circuit breaker, and the first-token and idle timeouts of
+ * each attempt, composed from cockatiel's policies.
+ *
+ * A streamed call is not a plain function call: once a token reached the
+ * caller a retry would show it twice, so an attempt is retried only while
+ * `outputSent()` is false, only for retryable failures, and only when the
+ * wait (exponential with jitter, or the upstream's Retry-After) fits in
+ * what is left of the turn.
+ */
+import { BulkheadRejectedError, DelegateBackoff, handleWhen, retry, type BulkheadPolicy, type IRetryBackoffContext } from "cockatiel";
+import { runInAttempt, type Attempt } from "./attempt-scope.js";
+import { CircuitBreaker, type BreakerOptions } from "./breaker.js";
+import { BulkheadFullError, ModelTimeoutError, RetryBudgetError } from "./errors.js";
+import { classifyFailure } from "./failure.js";
+import { StreamWatchdog } from "./watchdog.js";
+
+export interface ModelPolicyOptions {
+  breaker: BreakerOptions;
+  /** Retries after the first attempt. */
+  retries: number;
+  retryBaseMs: number;
+  retryMaxDelayMs: number;
+  firstTokenTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface CallOptions {
+  /** The turn's signal: the caller's cancel and deadline, and the turn budget. */
+  signal: AbortSignal;
+  /** Epoch ms by which the turn must end. */
+  deadlineAt: number;
+  /** Whether anything of the current attempt reached the caller. */
+  outputSent(): boolean;
+  onRetry?(info: { attempt: number; delayMs: number; reason: string }): void;
+}
+
+export class ModelPolicy {
+  readonly breaker: CircuitBreaker;
+
+  constructor(
+    readonly name: string,
+    private readonly opts: ModelPolicyOptions,
+    private readonly bulkhead: BulkheadPolicy,
+    onBreakerChange?: ConstructorParameters<typeof CircuitBreaker>[3],
+  ) {
+    this.breaker = new CircuitBreaker(name, opts.breaker, (err) => classifyFailure(err).failure, onBreakerChange);
+  }
+
+  private backoffMs(attempt: number): number {
+    const exp = Math.min(this.opts.retryMaxDelayMs, this.opts.retryBaseMs * 2 ** Math.max(0, attempt - 1));
+    // Jitter in [exp/2, exp): spreads clients that failed together.
+    return exp / 2 + Math.random() * (exp / 2);
+  }
+
+  private delayFor(err: unknown, attempt: number): number {
+    const info = classifyFailure(err);
+    return Math.max(info.retryAfterMs ?? 0, this.backoffMs(attempt));
+  }
+
+  private shouldRetry(err: unknown, call: CallOptions, attempt: number): boolean {
+    if (call.signal.aborted || call.outputSent()) return false;
+    const info = classifyFailure(err);
+    if (!info.retryable) return false;
+    return Date.now() + this.delayFor(err, attempt) < call.deadlineAt;
+  }
+
+  private async attempt<T>(fn: (attempt: Attempt) => Promise<T>, parent: AbortSignal): Promise<T> {
+    const own = new AbortController();
+    let timedOut: ModelTimeoutError | undefined;
+    const watchdog = new StreamWatchdog(this.name, this.opts.firstTokenTimeoutMs, this.opts.idleTimeoutMs, (err) => {
+      timedOut = err;
+      own.abort(err);
+    });
+    const attempt: Attempt = { signal: AbortSignal.any([parent, own.signal]), activity: () => watchdog.activity() };
+    try {
+      return await runInAttempt(attempt, () => fn(attempt));
+    } catch (err) {
+      // The abort surfaces as the SDK's abort error; what happened was the timeout.
+      if (timedOut && !parent.aborted) throw timedOut;
+      throw err;
+    } finally {
+      watchdog.stop();
+    }
+  }
+
+  async execute<T>(fn: (attempt: Attempt) => Promise<T>, call: CallOptions): Promise<T> {
+    let attemptNo = 0;
+    const retryPolicy = retry(
+      handleWhen((err) => this.shouldRetry(err, call, attemptNo)),
+      { maxAttempts: this.opts.retries, backoff: new DelegateBackoff((ctx: IRetryBackoffContext<unknown>) => ("error" in ctx.result ? this.delayFor(ctx.result.error, ctx.attempt) : 0)) },
+    );
+    if (call.onRetry) {
+      const onRetry = call.onRetry;
+      retryPolicy.onRetry((r) => onRetry({ attempt: r.attempt, delayMs: Math.round(r.delay), reason: "error" in r ? describe(r.error) : "failure" }));
+    }
+    try {
+      return await this.bulkhead.execute(
+        () =>
+          retryPolicy.execute(() => {
+            attemptNo++;
+            return this.breaker.execute((signal) => this.attempt(fn, AbortSignal.any([call.signal, signal])), call.signal);
+          }, call.signal),
+        call.signal,
+      );
+    } catch (err) {
+      if (err instanceof BulkheadRejectedError) throw new BulkheadFullError(this.name);
+      const info = classifyFailure(err);
+      if (info.retryable && info.retryAfterMs !== undefined && !call.outputSent() && Date.now() + info.retryAfterMs >= call.deadlineAt) {
+        throw new RetryBudgetError(this.name, info.retryAfterMs, err);
+      }
+      throw err;
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const status = (err as { status?: unknown }).status;
+    return typeof status === "number" ? `HTTP ${status}` : err.name;
+  }
+  return "failure";
+}
