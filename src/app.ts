@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { createValidator } from "@bufbuild/protovalidate";
 import type { GenFile } from "@bufbuild/protobuf/codegenv2";
 import type { Logger } from "pino";
+import type { StructuredToolInterface } from "@langchain/core/tools";
 import { ConversationService, file_parley_v1_conversation_service } from "../gen/parley/v1/conversation_service_pb.js";
 import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
@@ -18,6 +19,7 @@ import { builtinTools } from "./agent/tools/registry.js";
 import { Authenticator } from "./api/auth.js";
 import { conversationService } from "./api/conversation-service.js";
 import { guard } from "./api/guard.js";
+import { PolicyRegistry } from "./resilience/registry.js";
 import { ActiveRuns } from "./runs/active-runs.js";
 import { RunAbort } from "./runs/end-state.js";
 import { TurnRunner } from "./runs/turn-runner.js";
@@ -35,6 +37,7 @@ export interface App {
   readonly store: Store;
   readonly health: HealthRegistry;
   readonly activeRuns: ActiveRuns;
+  readonly policies: PolicyRegistry;
   /** Present with the offline provider: what the model really did. */
   readonly offlineStats: OfflineModelStats | undefined;
   close(): Promise<void>;
@@ -44,6 +47,17 @@ export interface AppOverrides {
   /** Replaces the configured provider (benchmarks, tests of provider paths). */
   models?: ModelFactory;
   now?: () => Date;
+  /** Tools registered beside the built-in ones (tests: a tool that hangs or throws). */
+  extraTools?: StructuredToolInterface[];
+}
+
+/** The fallback's endpoint: its own base URL and key when given, else the primary's. */
+function fallbackModels(config: Config, primary: ModelFactory): ModelFactory {
+  const fb = config.fallback;
+  if (fb && (fb.baseUrl || config.provider === "openai")) {
+    return openaiModels({ apiKey: fb.apiKey ?? config.openai.apiKey, baseUrl: fb.baseUrl ?? config.openai.baseUrl });
+  }
+  return primary;
 }
 
 /** Files whose descriptors reflection serves: our API, health, and the error details clients decode. */
@@ -56,13 +70,19 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
 
   const offline = config.provider === "offline" && !overrides.models ? offlineModels({ tokenDelayMs: config.offlineTokenDelayMs }) : undefined;
   const models = overrides.models ?? offline ?? openaiModels(config.openai);
-  const tools = builtinTools({ timeoutMs: config.toolTimeoutMs, now: overrides.now ?? (() => new Date()) });
-  const agent = new AgentRunner(models, tools);
+  const tools = [...builtinTools({ now: overrides.now ?? (() => new Date()) }), ...(overrides.extraTools ?? [])];
+  const policies = new PolicyRegistry(config.resilience, (dependency, change) =>
+    logger.warn({ dependency, from: change.from, to: change.to, reason: change.reason }, "circuit breaker state changed"),
+  );
+  const fallback = config.fallback ? { name: config.fallback.model, model: fallbackModels(config, models).create({ model: config.fallback.model }) } : undefined;
+  const agent = new AgentRunner(models, tools, policies, fallback);
   const activeRuns = new ActiveRuns();
   const runner = new TurnRunner({
     store,
     agent,
     activeRuns,
+    policies,
+    hasFallback: fallback !== undefined,
     logger,
     settings: {
       defaultModel: config.model,
@@ -101,6 +121,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     store,
     health,
     activeRuns,
+    policies,
     offlineStats: offline?.stats,
     async close() {
       health.shutdown();

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { z } from "zod";
+import type { ResilienceOptions } from "./resilience/registry.js";
 
 export type ProviderKind = "offline" | "openai";
 
@@ -36,6 +37,9 @@ export interface Config {
   slowReaderTimeoutMs: number;
   maxHistoryMessages: number;
   toolTimeoutMs: number;
+  resilience: ResilienceOptions;
+  /** Serves turns when the primary's circuit is open or it failed before its first token. */
+  fallback: { model: string; baseUrl: string | undefined; apiKey: string | undefined } | null;
   logLevel: string;
   version: string;
 }
@@ -62,6 +66,24 @@ const envSchema = z.object({
   PARLEY_MAX_HISTORY_MESSAGES: intFrom(1, 100_000).default(200),
   PARLEY_TOOL_TIMEOUT_MS: intFrom(10, 600_000).default(10_000),
   PARLEY_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  PARLEY_BREAKER_KIND: z.enum(["consecutive", "sampling"]).default("consecutive"),
+  PARLEY_BREAKER_FAILURES: intFrom(1, 1000).default(5),
+  PARLEY_BREAKER_SAMPLING_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.5),
+  PARLEY_BREAKER_SAMPLING_WINDOW_MS: intFrom(1000, 3_600_000).default(30_000),
+  PARLEY_BREAKER_SAMPLING_MIN_RPS: z.coerce.number().min(0).default(1),
+  PARLEY_BREAKER_HALF_OPEN_MS: intFrom(10, 3_600_000).default(60_000),
+  PARLEY_BREAKER_HALF_OPEN_MAX_MS: intFrom(10, 24 * 3_600_000).default(300_000),
+  PARLEY_BREAKER_SUCCESSES: intFrom(1, 100).default(2),
+  PARLEY_RETRY_MAX: intFrom(0, 10).default(2),
+  PARLEY_RETRY_BASE_MS: intFrom(1, 60_000).default(250),
+  PARLEY_RETRY_MAX_DELAY_MS: intFrom(1, 600_000).default(4000),
+  PARLEY_FIRST_TOKEN_TIMEOUT_MS: intFrom(10, 3_600_000).default(20_000),
+  PARLEY_IDLE_TIMEOUT_MS: intFrom(10, 3_600_000).default(20_000),
+  PARLEY_MODEL_CONCURRENCY: intFrom(1, 100_000).default(64),
+  PARLEY_MODEL_QUEUE: intFrom(0, 1_000_000).default(256),
+  PARLEY_FALLBACK_MODEL: z.string().min(1).max(128).optional(),
+  PARLEY_FALLBACK_BASE_URL: z.string().url().optional(),
+  PARLEY_FALLBACK_API_KEY: z.string().optional(),
 });
 
 export class ConfigError extends Error {
@@ -167,6 +189,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = "0.0.
     slowReaderTimeoutMs: e.PARLEY_SLOW_READER_TIMEOUT_MS,
     maxHistoryMessages: e.PARLEY_MAX_HISTORY_MESSAGES,
     toolTimeoutMs: e.PARLEY_TOOL_TIMEOUT_MS,
+    resilience: {
+      breaker: {
+        kind: e.PARLEY_BREAKER_KIND,
+        failures: e.PARLEY_BREAKER_FAILURES,
+        sampling: { threshold: e.PARLEY_BREAKER_SAMPLING_THRESHOLD, windowMs: e.PARLEY_BREAKER_SAMPLING_WINDOW_MS, minimumRps: e.PARLEY_BREAKER_SAMPLING_MIN_RPS },
+        halfOpenMs: e.PARLEY_BREAKER_HALF_OPEN_MS,
+        halfOpenMaxMs: Math.max(e.PARLEY_BREAKER_HALF_OPEN_MAX_MS, e.PARLEY_BREAKER_HALF_OPEN_MS),
+        successes: e.PARLEY_BREAKER_SUCCESSES,
+      },
+      retries: e.PARLEY_RETRY_MAX,
+      retryBaseMs: e.PARLEY_RETRY_BASE_MS,
+      retryMaxDelayMs: e.PARLEY_RETRY_MAX_DELAY_MS,
+      firstTokenTimeoutMs: e.PARLEY_FIRST_TOKEN_TIMEOUT_MS,
+      idleTimeoutMs: e.PARLEY_IDLE_TIMEOUT_MS,
+      bulkhead: { limit: e.PARLEY_MODEL_CONCURRENCY, queue: e.PARLEY_MODEL_QUEUE },
+      // A tool's breaker opens on repeated timeouts only, with the same recovery schedule.
+      toolBreaker: {
+        kind: "consecutive",
+        failures: e.PARLEY_BREAKER_FAILURES,
+        sampling: { threshold: 0.5, windowMs: 30_000, minimumRps: 1 },
+        halfOpenMs: e.PARLEY_BREAKER_HALF_OPEN_MS,
+        halfOpenMaxMs: Math.max(e.PARLEY_BREAKER_HALF_OPEN_MAX_MS, e.PARLEY_BREAKER_HALF_OPEN_MS),
+        successes: e.PARLEY_BREAKER_SUCCESSES,
+      },
+      toolTimeoutMs: e.PARLEY_TOOL_TIMEOUT_MS,
+    },
+    fallback: e.PARLEY_FALLBACK_MODEL ? { model: e.PARLEY_FALLBACK_MODEL, baseUrl: e.PARLEY_FALLBACK_BASE_URL, apiKey: e.PARLEY_FALLBACK_API_KEY } : null,
     logLevel: e.PARLEY_LOG_LEVEL,
     version,
   };

@@ -11,7 +11,10 @@ import { BaseCallbackHandler, type NewTokenIndices } from "@langchain/core/callb
 import type { BaseMessage } from "@langchain/core/messages";
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import type { ModelFactory, ModelSpec } from "./models.js";
-import { HOOKS_KEY, turnMiddleware } from "./turn-middleware.js";
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { currentAttempt } from "../resilience/attempt-scope.js";
+import type { PolicyRegistry } from "../resilience/registry.js";
+import { createTurnMiddleware, HOOKS_KEY } from "./turn-middleware.js";
 import type { TurnHooks } from "./turn-hooks.js";
 
 class TokenHandler extends BaseCallbackHandler {
@@ -23,6 +26,8 @@ class TokenHandler extends BaseCallbackHandler {
   }
 
   override handleLLMNewToken(token: string, _idx: NewTokenIndices): void | Promise<void> {
+    // Tool-call pieces arrive as empty tokens: still proof the model is alive.
+    currentAttempt()?.activity();
     if (token !== "") return this.hooks.text(token);
   }
 }
@@ -45,6 +50,8 @@ export class AgentRunner {
   constructor(
     private readonly models: ModelFactory,
     tools: StructuredToolInterface[],
+    private readonly policies: PolicyRegistry,
+    private readonly fallback?: { name: string; model: BaseChatModel },
     private readonly maxSteps = 16,
   ) {
     this.toolsByName = new Map(tools.map((t) => [t.name, t]));
@@ -76,7 +83,7 @@ export class AgentRunner {
       agent = createAgent({
         model: this.models.create(spec),
         tools: tools.map((name) => this.toolsByName.get(name)).filter((t): t is StructuredToolInterface => t !== undefined),
-        middleware: [turnMiddleware],
+        middleware: [createTurnMiddleware({ policies: this.policies, modelName: spec.model, fallback: this.fallback })],
       });
       if (this.agents.size >= MAX_CACHED_AGENTS) {
         const oldest = this.agents.keys().next().value;

@@ -22,6 +22,7 @@ export interface StepResult {
   toolCalls: ParsedToolCall[];
   usage: Usage;
   finishReason: string;
+  /** The model that served the step (the fallback's name when it did). */
   model: string;
 }
 
@@ -34,8 +35,14 @@ export interface ToolOutcome {
 }
 
 export interface TurnHooks {
+  /** Epoch ms by which the turn must end (the caller's deadline or the turn budget). */
+  readonly deadlineAt: number;
   stepStart(): void | Promise<void>;
   text(delta: string): void | Promise<void>;
+  /** Whether any text of the current step reached the caller: after that, no retry. */
+  outputSent(): boolean;
   stepEnd(step: StepResult): void | Promise<void>;
   toolEnd(outcome: ToolOutcome): void | Promise<void>;
+  /** What the resilience layer did (shown to admin callers who asked for debug events). */
+  debug(kind: string, note: string, attributes: Record<string, string>): void | Promise<void>;
 }

@@ -1,16 +1,33 @@
 /**
- * The agent middleware that reports each model step and tool call to the
- * turn's hooks (passed per invocation in `configurable`, so one compiled
- * agent serves every turn). Tool failures become error results here, so the
- * model sees them and the caller gets an `is_error` tool_result.
+ * The agent middleware of a turn. Around each model call: the model's
+ * resilience policy (bulkhead, retry before the first token, circuit
+ * breaker, first-token and idle timeouts), the fallback model, repair of
+ * the step's tool calls, and the step's report to the turn's hooks. Around
+ * each tool call: the tool's policy (time limit, breaker), with failures
+ * turned into error results the model sees.
+ *
+ * The hooks arrive per invocation in `configurable`, so one compiled agent
+ * serves every turn.
  */
 import { createMiddleware } from "langchain";
 import { ToolMessage, type AIMessage, type BaseMessage } from "@langchain/core/messages";
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { CircuitOpenError, ModelTimeoutError, RetryBudgetError } from "../resilience/errors.js";
+import { classifyFailure } from "../resilience/failure.js";
+import type { PolicyRegistry } from "../resilience/registry.js";
 import { normalizeToolCalls } from "./tool-call-normalizer.js";
-import { estimateUsage, reportedUsage } from "./usage.js";
 import type { ParsedToolCall, TurnHooks } from "./turn-hooks.js";
+import { estimateUsage, reportedUsage } from "./usage.js";
 
 export const HOOKS_KEY = "parleyTurnHooks";
+
+export interface TurnMiddlewareOptions {
+  policies: PolicyRegistry;
+  /** The model this agent calls. */
+  modelName: string;
+  /** Serves the step when the primary's circuit is open or it failed before its first token. */
+  fallback?: { name: string; model: BaseChatModel };
+}
 
 function hooksOf(runtime: { configurable?: Record<string, unknown> }): TurnHooks | undefined {
   return runtime.configurable?.[HOOKS_KEY] as TurnHooks | undefined;
@@ -39,53 +56,91 @@ function finishReasonOf(message: AIMessage, calls: ParsedToolCall[]): string {
 }
 
 export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AbortError" || err.name === "ModelAbortError" || err.message === "Aborted");
+  return err instanceof Error && (err.name === "AbortError" || err.name === "ModelAbortError" || err.name === "APIUserAbortError" || err.message === "Aborted");
 }
 
-export const turnMiddleware = createMiddleware({
-  name: "ParleyTurn",
-  wrapModelCall: async (request, handler) => {
-    const hooks = hooksOf(request.runtime);
-    await hooks?.stepStart();
-    const response = normalizeToolCalls(await handler(request));
-    if (hooks) {
-      const calls = parsedToolCalls(response);
-      const usage =
-        reportedUsage(response) ??
-        (await estimateUsage([...(request.systemMessage ? [request.systemMessage] : []), ...request.messages], response));
-      const modelName = response.response_metadata?.["model_name"];
-      await hooks.stepEnd({
-        message: response,
-        text: textOf(response),
-        toolCalls: calls,
-        usage,
-        finishReason: finishReasonOf(response, calls),
-        model: typeof modelName === "string" ? modelName : "",
+/** Failures after which the fallback may serve: the primary is down, not the request bad. */
+function fallbackWorthy(err: unknown): boolean {
+  return err instanceof CircuitOpenError || err instanceof ModelTimeoutError || err instanceof RetryBudgetError || classifyFailure(err).failure;
+}
+
+const neverAborted = new AbortController().signal;
+
+export function createTurnMiddleware(opts: TurnMiddlewareOptions) {
+  const { policies, modelName, fallback } = opts;
+  return createMiddleware({
+    name: "ParleyTurn",
+    wrapModelCall: async (request, handler) => {
+      const hooks = hooksOf(request.runtime);
+      await hooks?.stepStart();
+      const signal = request.runtime.signal ?? neverAborted;
+      const call = {
+        signal,
+        deadlineAt: hooks?.deadlineAt ?? Number.POSITIVE_INFINITY,
+        outputSent: () => hooks?.outputSent() ?? false,
+        onRetry: (r: { attempt: number; delayMs: number; reason: string }) =>
+          void hooks?.debug("retry", `retry ${r.attempt} of ${modelName} after ${r.reason}, in ${r.delayMs} ms`, { dependency: `model:${modelName}`, attempt: String(r.attempt), delay_ms: String(r.delayMs), reason: r.reason }),
+      };
+      const started = performance.now();
+      let served = modelName;
+      let response: AIMessage;
+      try {
+        response = await policies.model(modelName).execute(async () => handler(request), call);
+      } catch (err) {
+        if (!fallback || signal.aborted || call.outputSent() || !fallbackWorthy(err)) throw err;
+        served = fallback.name;
+        await hooks?.debug("fallback", `${modelName} failed (${err instanceof Error ? err.name : "error"}); ${fallback.name} serves the step`, {
+          from: modelName,
+          to: fallback.name,
+          reason: err instanceof Error ? err.name : "error",
+        });
+        response = await policies.model(fallback.name).execute(async () => handler({ ...request, model: fallback.model }), call);
+      }
+      response = normalizeToolCalls(response);
+      if (hooks) {
+        const calls = parsedToolCalls(response);
+        const usage =
+          reportedUsage(response) ??
+          (await estimateUsage([...(request.systemMessage ? [request.systemMessage] : []), ...request.messages], response));
+        await hooks.debug("model_call", `${served} answered in ${Math.round(performance.now() - started)} ms`, {
+          dependency: `model:${served}`,
+          duration_ms: String(Math.round(performance.now() - started)),
+          breaker_state: policies.model(served).breaker.state,
+        });
+        await hooks.stepEnd({
+          message: response,
+          text: textOf(response),
+          toolCalls: calls,
+          usage,
+          finishReason: finishReasonOf(response, calls),
+          model: served,
+        });
+      }
+      return response;
+    },
+    wrapToolCall: async (request, handler) => {
+      const hooks = hooksOf(request.runtime);
+      const startedAt = performance.now();
+      const call = request.toolCall;
+      const signal = request.runtime.signal ?? neverAborted;
+      let result: ToolMessage;
+      try {
+        const out = await policies.tool(call.name).execute(call.name, signal, () => Promise.resolve(handler(request)));
+        if (!ToolMessage.isInstance(out)) return out;
+        result = out;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        const message = err instanceof CircuitOpenError ? `the ${call.name} tool is unavailable (circuit open)` : err instanceof Error ? err.message : String(err);
+        result = new ToolMessage({ content: `Error: ${message}`, tool_call_id: call.id ?? "", name: call.name, status: "error" });
+      }
+      await hooks?.toolEnd({
+        callId: call.id ?? "",
+        name: call.name,
+        content: textOf(result),
+        isError: result.status === "error",
+        durationMs: performance.now() - startedAt,
       });
-    }
-    return response;
-  },
-  wrapToolCall: async (request, handler) => {
-    const hooks = hooksOf(request.runtime);
-    const started = performance.now();
-    const call = request.toolCall;
-    let result: ToolMessage;
-    try {
-      const out = await handler(request);
-      if (!ToolMessage.isInstance(out)) return out;
-      result = out;
-    } catch (err) {
-      if (isAbortError(err) || request.runtime.signal?.aborted) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      result = new ToolMessage({ content: `Error: ${message}`, tool_call_id: call.id ?? "", name: call.name, status: "error" });
-    }
-    await hooks?.toolEnd({
-      callId: call.id ?? "",
-      name: call.name,
-      content: textOf(result),
-      isError: result.status === "error",
-      durationMs: performance.now() - started,
-    });
-    return result;
-  },
-});
+      return result;
+    },
+  });
+}

@@ -144,6 +144,17 @@ export class CircuitBreaker {
     this.trialsStarted++;
   }
 
+  /** How long until a call could be admitted, or null when it would be now (a check, reserving nothing). */
+  wouldReject(): number | null {
+    const state = this.policy.state;
+    if (state === CircuitState.Closed) return null;
+    if (state === CircuitState.Open) {
+      const wait = this.untilTrialMs();
+      if (wait > 0) return wait;
+    }
+    return this.trialsStarted >= this.opts.successes ? HALF_OPEN_RETRY_MS : null;
+  }
+
   async execute<T>(fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
     try {
       this.admit();

@@ -6,12 +6,14 @@
 import { bulkhead, type BulkheadPolicy } from "cockatiel";
 import { CircuitBreaker, type BreakerOptions, type BreakerSnapshot, type StateChange } from "./breaker.js";
 import { ModelPolicy, type ModelPolicyOptions } from "./model-policy.js";
+import { isToolFailure, ToolPolicy } from "./tool-policy.js";
 
 export interface ResilienceOptions extends ModelPolicyOptions {
   /** Concurrent model calls, and calls that may wait for a slot. */
   bulkhead: { limit: number; queue: number };
-  /** Tools: the breaker only (their timeout is the tool registry's). */
+  /** Tools: a breaker that counts timeouts, and the time limit of one call. */
   toolBreaker: BreakerOptions;
+  toolTimeoutMs: number;
 }
 
 export interface DependencyStatus extends BreakerSnapshot {
@@ -21,7 +23,7 @@ export interface DependencyStatus extends BreakerSnapshot {
 
 export class PolicyRegistry {
   private readonly models = new Map<string, ModelPolicy>();
-  private readonly tools = new Map<string, CircuitBreaker>();
+  private readonly tools = new Map<string, ToolPolicy>();
   readonly bulkhead: BulkheadPolicy;
   private bulkheadRejections = 0;
 
@@ -43,14 +45,19 @@ export class PolicyRegistry {
     return policy;
   }
 
-  tool(name: string, isFailure: (err: unknown) => boolean): CircuitBreaker {
-    let breaker = this.tools.get(name);
-    if (!breaker) {
+  tool(name: string): ToolPolicy {
+    let policy = this.tools.get(name);
+    if (!policy) {
       const dependency = `tool:${name}`;
-      breaker = new CircuitBreaker(dependency, this.opts.toolBreaker, isFailure, (c) => this.onChange?.(dependency, c));
-      this.tools.set(name, breaker);
+      policy = new ToolPolicy(new CircuitBreaker(dependency, this.opts.toolBreaker, isToolFailure, (c) => this.onChange?.(dependency, c)), this.opts.toolTimeoutMs);
+      this.tools.set(name, policy);
     }
-    return breaker;
+    return policy;
+  }
+
+  /** Whether a new model call would find a slot or a queue place now. */
+  get bulkheadFull(): boolean {
+    return this.bulkhead.executionSlots === 0 && this.bulkhead.queueSlots === 0;
   }
 
   get rejectedByBulkhead(): number {
@@ -68,7 +75,7 @@ export class PolicyRegistry {
   list(): DependencyStatus[] {
     return [
       ...[...this.models.values()].map((p) => ({ name: p.name, kind: "model" as const, ...p.breaker.snapshot() })),
-      ...[...this.tools.values()].map((b) => ({ name: b.name, kind: "tool" as const, ...b.snapshot() })),
+      ...[...this.tools.values()].map((p) => ({ name: p.breaker.name, kind: "tool" as const, ...p.breaker.snapshot() })),
     ];
   }
 }

@@ -5,6 +5,8 @@
  * connect-node aborts the handler signal after a normal completion too.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import { BulkheadFullError, CircuitOpenError, ModelTimeoutError, RetryBudgetError } from "../resilience/errors.js";
+import { ToolTimeoutError } from "../resilience/tool-policy.js";
 import type { FinishReason, RunStatus } from "../store/store.js";
 
 export type EndReason =
@@ -15,6 +17,9 @@ export type EndReason =
   | "slow_reader"
   | "shutdown"
   | "upstream_failure"
+  | "upstream_timeout"
+  | "circuit_open"
+  | "overloaded"
   | "step_limit"
   | "internal_error";
 
@@ -29,6 +34,8 @@ export interface EndState {
   reason: string;
   retryable: boolean;
   retryDelayMs?: number;
+  /** ErrorInfo metadata, e.g. the dependency. */
+  metadata?: Record<string, string>;
   /** The finish reason stored on a step the end cut short. */
   cutShort: FinishReason | null;
 }
@@ -108,6 +115,39 @@ export function classifyEnd(f: EndFacts): EndState {
     };
   }
   const err = f.error;
+  if (err instanceof CircuitOpenError) {
+    return {
+      status: "failed", endReason: "circuit_open", code: Code.Unavailable, reason: "CIRCUIT_OPEN",
+      message: "the model is unavailable (circuit open); retry later", retryable: true, retryDelayMs: err.retryAfterMs,
+      metadata: { dependency: err.dependency }, cutShort: "error",
+    };
+  }
+  if (err instanceof BulkheadFullError) {
+    return {
+      status: "failed", endReason: "overloaded", code: Code.ResourceExhausted, reason: "BULKHEAD_FULL",
+      message: "too many model calls in progress; retry later", retryable: true, metadata: { dependency: err.dependency }, cutShort: "error",
+    };
+  }
+  if (err instanceof RetryBudgetError) {
+    return {
+      status: "failed", endReason: "upstream_failure", code: Code.Unavailable, reason: "UPSTREAM_RETRY_AFTER",
+      message: "the model provider asked to retry later than this turn can wait", retryable: true, retryDelayMs: err.retryAfterMs,
+      metadata: { dependency: err.dependency }, cutShort: "error",
+    };
+  }
+  if (err instanceof ModelTimeoutError) {
+    return {
+      status: "failed", endReason: "upstream_timeout", code: Code.Unavailable, reason: err.kind === "first_token" ? "FIRST_TOKEN_TIMEOUT" : "IDLE_TIMEOUT",
+      message: err.kind === "first_token" ? "the model sent no first token in time" : "the model stopped sending mid-answer",
+      retryable: true, metadata: { dependency: err.dependency }, cutShort: "error",
+    };
+  }
+  if (err instanceof ToolTimeoutError) {
+    return {
+      status: "failed", endReason: "upstream_timeout", code: Code.Unavailable, reason: "TOOL_TIMEOUT",
+      message: err.message, retryable: true, metadata: { dependency: `tool:${err.tool}` }, cutShort: "error",
+    };
+  }
   if (err instanceof Error && err.name === "GraphRecursionError") {
     return {
       status: "failed", endReason: "step_limit", code: Code.ResourceExhausted, reason: "STEP_LIMIT",

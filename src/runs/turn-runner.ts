@@ -18,6 +18,7 @@ import type { Principal } from "../api/auth.js";
 import { finishReasonToProto, messageToProto, toolCallToProto, usageToProto } from "../api/convert.js";
 import { apiError, invalidArgument, notFound } from "../api/errors.js";
 import type { ConversationRecord, Store, StoredToolCall } from "../store/store.js";
+import type { PolicyRegistry } from "../resilience/registry.js";
 import type { ActiveRuns } from "./active-runs.js";
 import { classifyEnd, RunAbort, type EndState } from "./end-state.js";
 import { EventChannel } from "./event-channel.js";
@@ -37,6 +38,9 @@ export interface TurnRunnerDeps {
   store: Store;
   agent: AgentRunner;
   activeRuns: ActiveRuns;
+  policies: PolicyRegistry;
+  /** Whether a fallback model can serve when a primary's circuit is open. */
+  hasFallback: boolean;
   settings: TurnSettings;
   logger: Logger;
 }
@@ -46,7 +50,8 @@ type TurnEvent =
   | { type: "step_start"; messageId: string }
   | { type: "text"; messageId: string; text: string }
   | { type: "step_end"; messageId: string; step: StepResult }
-  | { type: "tool_end"; messageId: string; outcome: ToolOutcome };
+  | { type: "tool_end"; messageId: string; outcome: ToolOutcome }
+  | { type: "debug"; kind: string; note: string; attributes: Record<string, string> };
 
 // Rough per-event overhead of an encoded RunEvent, so many tiny events count too.
 const EVENT_OVERHEAD_BYTES = 64;
@@ -61,6 +66,8 @@ function sizeOf(e: TurnEvent): number {
       return EVENT_OVERHEAD_BYTES * 4;
     case "step_start":
       return EVENT_OVERHEAD_BYTES;
+    case "debug":
+      return EVENT_OVERHEAD_BYTES * 2 + e.note.length * 2;
   }
 }
 
@@ -98,13 +105,30 @@ export class TurnRunner {
     return { model, tools };
   }
 
+  /** Refuses a turn that could not reach its model now, before anything is stored (DESIGN §2.1, third ending). */
+  private admit(model: string): void {
+    const { policies, hasFallback } = this.deps;
+    if (policies.bulkheadFull) {
+      throw apiError({ code: Code.ResourceExhausted, message: "too many model calls in progress; retry later", reason: "BULKHEAD_FULL", metadata: { dependency: `model:${model}` } });
+    }
+    const wait = policies.model(model).breaker.wouldReject();
+    if (wait !== null && !hasFallback) {
+      throw apiError({ code: Code.Unavailable, message: "the model is unavailable (circuit open); retry later", reason: "CIRCUIT_OPEN", metadata: { dependency: `model:${model}` }, retryDelayMs: wait });
+    }
+  }
+
   async *stream(req: StreamMessageRequest, ctx: HandlerContext, principal: Principal): AsyncGenerator<StreamMessageResponse> {
     const arrived = performance.now();
+    const arrivedAt = Date.now();
     const { store, settings, activeRuns, logger } = this.deps;
     const tenant = principal.tenant;
     const conv = await store.getConversation(tenant, req.conversationId);
     if (!conv) throw notFound("conversation");
     const { model, tools } = this.resolveOptions(req, conv);
+    this.admit(model);
+    const callerTimeout = ctx.timeoutMs();
+    const deadlineAt = Math.min(arrivedAt + settings.turnTimeoutMs, callerTimeout === undefined ? Number.POSITIVE_INFINITY : arrivedAt + callerTimeout);
+    const debugEvents = req.includeDebug && principal.admin;
 
     const runId = uuidv7();
     const userMessageId = uuidv7();
@@ -150,12 +174,18 @@ export class TurnRunner {
 
     let messageId = "";
     let heldSurrogate = "";
+    let stepOutput = false;
     const hooks: TurnHooks = {
+      deadlineAt,
+      outputSent: () => stepOutput,
+      debug: (kind, note, attributes) => (debugEvents ? channel.push({ type: "debug", kind, note, attributes }) : undefined),
       stepStart: () => {
         messageId = uuidv7();
+        stepOutput = false;
         return channel.push({ type: "step_start", messageId });
       },
       text: (delta) => {
+        stepOutput = true;
         // A surrogate pair split across deltas would encode as U+FFFD: hold the first half back.
         let text = heldSurrogate + delta;
         heldSurrogate = "";
@@ -240,6 +270,8 @@ export class TurnRunner {
           }
           return out;
         }
+        case "debug":
+          return [event({ case: "debug", value: { kind: e.kind, note: e.note, attributes: e.attributes } })];
         case "tool_end": {
           const o = e.outcome;
           transcript.addToolResult({ messageId: e.messageId, callId: o.callId, name: o.name, content: o.content, isError: o.isError });
@@ -289,7 +321,7 @@ export class TurnRunner {
           reason: end.reason,
         },
       });
-      throw apiError({ code: end.code, message: end.message, reason: end.reason, retryDelayMs: end.retryDelayMs });
+      throw apiError({ code: end.code, message: end.message, reason: end.reason, retryDelayMs: end.retryDelayMs, metadata: end.metadata });
     } finally {
       if (!stored) {
         // The reader is gone (cancelled, deadline, or the stream failed): stop the agent and store what it was sent.

@@ -9,6 +9,7 @@ import { AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/mes
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { Runnable } from "@langchain/core/runnables";
+import { withAttemptSignal } from "../../resilience/attempt-scope.js";
 import { decide, tokenize, type ScriptMessage } from "./script.js";
 
 /** Counters a test or operator can read to see what the model really did. */
@@ -96,7 +97,7 @@ export class OfflineChatModel extends BaseChatModel<BaseChatModelCallOptions, AI
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    const signal = options.signal;
+    const signal = withAttemptSignal(options.signal);
     const script = toScriptMessages(messages);
     this.stats.calls++;
     this.stats.lastInput = script;

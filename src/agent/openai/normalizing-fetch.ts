@@ -1,12 +1,15 @@
 /**
  * A `fetch` for the OpenAI SDK that repairs tool-call indices in streamed
- * responses before LangChain merges them (see tool-call-deltas.ts).
+ * responses before LangChain merges them (see tool-call-deltas.ts), and
+ * ties the request to the current attempt's abort signal (its first-token
+ * and idle timeouts).
  *
  * Only SSE lines that carry tool calls are parsed and rewritten; every other
  * line passes through as it came, so plain text streaming pays one substring
  * search per line. Cancelling the returned body cancels the upstream body,
  * so a caller's cancel still reaches the HTTP request.
  */
+import { withAttemptSignal } from "../../resilience/attempt-scope.js";
 import { ToolCallIndexer, type ToolCallDelta } from "./tool-call-deltas.js";
 
 interface ChunkJson {
@@ -53,7 +56,9 @@ export function toolCallNormalizingStream(): TransformStream<string, string> {
 
 export function normalizingFetch(inner: typeof fetch = fetch): typeof fetch {
   return async (input, init) => {
-    const response = await inner(input, init);
+    // The current attempt's timeouts must reach the HTTP request, not only LangChain's loop.
+    const signal = withAttemptSignal(init?.signal ?? undefined);
+    const response = await inner(input, signal ? { ...init, signal } : init);
     const type = response.headers.get("content-type") ?? "";
     if (!response.body || !type.includes("text/event-stream")) return response;
     const body = response.body
