@@ -253,11 +253,20 @@ describe.each(PROVIDERS)("slow readers ($name)", (provider) => {
         call.on("error", (e: grpc.ServiceError) => (err = e));
         call.on("status", () => resolve());
       });
-      await new Promise((r) => setTimeout(r, 2500));
+      // Wait until the model stops producing: backpressure reached it.
+      let produced = -1;
+      await eventually(async () => {
+        const now = s.produced();
+        const stalled = now === produced && now > 0;
+        produced = now;
+        await new Promise((r) => setTimeout(r, 300));
+        return stalled;
+      }, 15_000, "the model to stall behind the paused reader");
       // "count to 100000" is ~589 KB of text. Paused, the model got only as far as the buffers allow.
-      const produced = s.produced();
       // Seen here: ~13k tokens (the HTTP/2 windows plus the 16 KiB channel); unbounded would be 100k.
       expect(produced).toBeLessThan(30_000);
+      // Stay paused past the slow-reader timeout: the run must end, not wait forever.
+      await eventually(async () => (await s.app.store.getRun("local", events[0]!.runId))?.status !== "running", 10_000, "the run to end");
       call.resume();
       await ended;
       expect(err).not.toBeNull();

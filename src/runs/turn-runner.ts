@@ -169,7 +169,12 @@ export class TurnRunner {
       slowReaderTimeoutMs: settings.slowReaderTimeoutMs,
       sizeOf,
       merge,
-      onSlowReader: () => runAbort.abort(new RunAbort("slow_reader")),
+      onSlowReader: () => {
+        // The reader may never come back: end and store the run now, with what it was sent.
+        runAbort.abort(new RunAbort("slow_reader"));
+        channel.discard();
+        finish().catch((err: unknown) => logger.error({ err, runId }, "could not store the end of a run"));
+      },
     });
 
     let messageId = "";
@@ -224,10 +229,9 @@ export class TurnRunner {
 
     const transcript = new Transcript(runId);
     let firstTokenAt: number | null = null;
-    let stored = false;
+    let ending: Promise<EndState> | null = null;
 
     const persist = async (end: EndState): Promise<void> => {
-      stored = true;
       await store.finishRun({
         tenant, conversationId: conv.id, runId, status: end.status, endReason: end.endReason,
         errorCode: end.code === null ? null : Code[end.code], errorMessage: end.code === null ? null : end.message,
@@ -237,6 +241,21 @@ export class TurnRunner {
       });
       logger.info({ runId, tenant, model, endReason: end.endReason, steps: transcript.stepCount, usage: transcript.usage }, "turn ended");
     };
+
+    /** Waits for the agent, classifies the end and stores it: once, whoever asks first. */
+    const finish = (): Promise<EndState> =>
+      (ending ??= (async () => {
+        try {
+          const outcome = await agentDone;
+          const end = classifyEnd({ ...outcome, callerSignal: ctx.signal, turnTimeout, runSignal: runAbort.signal, turnTimeoutMs: settings.turnTimeoutMs });
+          if (outcome.failed && end.endReason === "internal_error") logger.error({ err: outcome.error, runId }, "turn failed");
+          await persist(end);
+          return end;
+        } finally {
+          activeRuns.delete(runId);
+          settle();
+        }
+      })());
 
     const translate = (e: TurnEvent): StreamMessageResponse[] => {
       switch (e.type) {
@@ -291,10 +310,7 @@ export class TurnRunner {
         }
         for (const out of translate(item.value)) yield out;
       }
-      const outcome = await agentDone;
-      const end = classifyEnd({ ...outcome, callerSignal: ctx.signal, turnTimeout, runSignal: runAbort.signal, turnTimeoutMs: settings.turnTimeoutMs });
-      if (outcome.failed && end.endReason === "internal_error") logger.error({ err: outcome.error, runId }, "turn failed");
-      await persist(end);
+      const end = await finish();
       if (end.code === null) {
         const final = transcript.finalStep();
         const finalMessage = transcript.messages(null).filter((m) => m.role === "assistant").at(-1);
@@ -323,16 +339,12 @@ export class TurnRunner {
       });
       throw apiError({ code: end.code, message: end.message, reason: end.reason, retryDelayMs: end.retryDelayMs, metadata: end.metadata });
     } finally {
-      if (!stored) {
+      if (!ending) {
         // The reader is gone (cancelled, deadline, or the stream failed): stop the agent and store what it was sent.
         channel.discard();
         runAbort.abort(new RunAbort("reader_gone"));
-        const outcome = await agentDone;
-        const end = classifyEnd({ ...outcome, callerSignal: ctx.signal, turnTimeout, runSignal: runAbort.signal, turnTimeoutMs: settings.turnTimeoutMs });
-        await persist(end).catch((err: unknown) => logger.error({ err, runId }, "could not store the end of a run"));
       }
-      activeRuns.delete(runId);
-      settle();
+      await finish().catch((err: unknown) => logger.error({ err, runId }, "could not store the end of a run"));
     }
   }
 }
