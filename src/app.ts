@@ -8,6 +8,7 @@ import type { GenFile } from "@bufbuild/protobuf/codegenv2";
 import type { Logger } from "pino";
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import { ConversationService, file_parley_v1_conversation_service } from "../gen/parley/v1/conversation_service_pb.js";
+import { AdminService, file_parley_v1_admin_service } from "../gen/parley/v1/admin_service_pb.js";
 import { file_grpc_health_v1_health, Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../gen/google/rpc/status_pb.js";
@@ -17,7 +18,9 @@ import { offlineModels, openaiModels, type ModelFactory } from "./agent/models.j
 import type { OfflineModelStats } from "./agent/offline/model.js";
 import { builtinTools } from "./agent/tools/registry.js";
 import { Authenticator } from "./api/auth.js";
+import { adminService } from "./api/admin-service.js";
 import { conversationService } from "./api/conversation-service.js";
+import { configSummary } from "./config-summary.js";
 import { guard } from "./api/guard.js";
 import { PolicyRegistry } from "./resilience/registry.js";
 import { ActiveRuns } from "./runs/active-runs.js";
@@ -61,7 +64,7 @@ function fallbackModels(config: Config, primary: ModelFactory): ModelFactory {
 }
 
 /** Files whose descriptors reflection serves: our API, health, and the error details clients decode. */
-const REFLECTED_FILES: GenFile[] = [file_parley_v1_conversation_service, file_grpc_health_v1_health, file_google_rpc_error_details, file_google_rpc_status];
+const REFLECTED_FILES: GenFile[] = [file_parley_v1_conversation_service, file_parley_v1_admin_service, file_grpc_health_v1_health, file_google_rpc_error_details, file_google_rpc_status];
 
 export async function startApp(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<App> {
   const store = await openStore(config.databaseUrl);
@@ -98,8 +101,18 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   const validator = createValidator();
   const auth = new Authenticator(config.apiKeys, config.auth);
   const health = new HealthRegistry();
+  const admin = adminService({
+    version: config.version,
+    startedAt: Date.now(),
+    store,
+    policies,
+    activeRuns,
+    activeStreams: () => runner.activeStreams,
+    configSummary: configSummary(config),
+  });
   const services: MountedService[] = [
     mount(ConversationService, guard(ConversationService, conversationService({ store, runner, allowedModels: config.allowedModels }), { auth, validator })),
+    mount(AdminService, guard(AdminService, admin, { auth, validator })),
     mount(Health, guard(Health, healthService(health), { validator })),
     ...reflectionServices(REFLECTED_FILES),
   ];

@@ -9,6 +9,7 @@
 import { createAgent } from "langchain";
 import { BaseCallbackHandler, type NewTokenIndices } from "@langchain/core/callbacks/base";
 import type { BaseMessage } from "@langchain/core/messages";
+import type { ChatGeneration, LLMResult } from "@langchain/core/outputs";
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import type { ModelFactory, ModelSpec } from "./models.js";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
@@ -29,6 +30,19 @@ class TokenHandler extends BaseCallbackHandler {
     // Tool-call pieces arrive as empty tokens: still proof the model is alive.
     currentAttempt()?.activity();
     if (token !== "") return this.hooks.text(token);
+  }
+
+  override handleLLMEnd(output: LLMResult): void {
+    // Because this handler prefers streaming, LangChain builds the step's message from the streamed
+    // chunks and leaves the provider's finish_reason in generationInfo only (its non-streaming path
+    // copies it into response_metadata). Copy it over, so "length" or "content_filter" is not lost.
+    for (const generation of output.generations.flat() as Array<Partial<ChatGeneration>>) {
+      const reason: unknown = generation.generationInfo?.["finish_reason"];
+      const message = generation.message;
+      if (typeof reason === "string" && message && message.response_metadata?.["finish_reason"] === undefined) {
+        message.response_metadata = { ...message.response_metadata, finish_reason: reason };
+      }
+    }
   }
 }
 

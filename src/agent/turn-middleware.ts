@@ -13,7 +13,7 @@ import { createMiddleware } from "langchain";
 import { ToolMessage, type AIMessage, type BaseMessage } from "@langchain/core/messages";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { CircuitOpenError, ModelTimeoutError, RetryBudgetError } from "../resilience/errors.js";
-import { classifyFailure } from "../resilience/failure.js";
+import { classifyFailure, describeFailure } from "../resilience/failure.js";
 import type { PolicyRegistry } from "../resilience/registry.js";
 import { normalizeToolCalls } from "./tool-call-normalizer.js";
 import type { ParsedToolCall, TurnHooks } from "./turn-hooks.js";
@@ -89,11 +89,8 @@ export function createTurnMiddleware(opts: TurnMiddlewareOptions) {
       } catch (err) {
         if (!fallback || signal.aborted || call.outputSent() || !fallbackWorthy(err)) throw err;
         served = fallback.name;
-        await hooks?.debug("fallback", `${modelName} failed (${err instanceof Error ? err.name : "error"}); ${fallback.name} serves the step`, {
-          from: modelName,
-          to: fallback.name,
-          reason: err instanceof Error ? err.name : "error",
-        });
+        const reason = describeFailure(err);
+        await hooks?.debug("fallback", `${modelName} failed (${reason}); ${fallback.name} serves the step`, { from: modelName, to: fallback.name, reason });
         response = await policies.model(fallback.name).execute(async () => handler({ ...request, model: fallback.model }), call);
       }
       response = normalizeToolCalls(response);

@@ -16,6 +16,7 @@ import {
   type IBreaker,
 } from "cockatiel";
 import { CircuitOpenError } from "./errors.js";
+import { describeFailure } from "./failure.js";
 import { HalfOpenBackoff } from "./half-open-backoff.js";
 
 export interface BreakerOptions {
@@ -65,13 +66,6 @@ const MAX_CHANGES = 20;
 // A non-trial call during half-open: the verdict is near; suggest a short wait.
 const HALF_OPEN_RETRY_MS = 1000;
 
-function describe(reason: unknown): string {
-  if (reason instanceof Error) {
-    const status = (reason as { status?: unknown }).status;
-    return typeof status === "number" ? `HTTP ${status}` : reason.name;
-  }
-  return "failure";
-}
 
 export class CircuitBreaker {
   private readonly policy: CircuitBreakerPolicy;
@@ -111,12 +105,13 @@ export class CircuitBreaker {
     this.policy.onStateChange((state) => {
       const to = STATE_NAMES[state];
       const reason =
-        to === "open" ? `${describe(this.lastFailure)}${this.current === "half_open" ? " in a trial call" : ""}; next trial in ${this.openDelayMs} ms`
+        to === "open" ? `${describeFailure(this.lastFailure)}${this.current === "half_open" ? " in a trial call" : ""}; next trial in ${this.openDelayMs} ms`
         : to === "half_open" ? "half-open delay elapsed"
         : `${this.opts.successes} trial calls succeeded`;
       const change: StateChange = { from: this.current, to, at: new Date(), reason };
       this.current = to;
-      this.trialsStarted = 0;
+      // Entering half-open happens inside the first trial's own call: its slot is already counted.
+      if (to !== "half_open") this.trialsStarted = 0;
       this.changes.push(change);
       if (this.changes.length > MAX_CHANGES) this.changes.shift();
       this.onChange?.(change);

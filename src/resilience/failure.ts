@@ -72,3 +72,13 @@ export function classifyFailure(err: unknown): FailureInfo {
   }
   return { failure: false, retryable: false };
 }
+
+/** A short, secret-free description of a failure for logs, status and debug events: "HTTP 503", "ModelTimeoutError". */
+export function describeFailure(err: unknown): string {
+  if (err instanceof Error) {
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === "number") return `HTTP ${status}`;
+    return err.constructor.name !== "Error" ? err.constructor.name : err.name;
+  }
+  return "failure";
+}

@@ -13,7 +13,7 @@ import { BulkheadRejectedError, DelegateBackoff, handleWhen, retry, type Bulkhea
 import { runInAttempt, type Attempt } from "./attempt-scope.js";
 import { CircuitBreaker, type BreakerOptions } from "./breaker.js";
 import { BulkheadFullError, ModelTimeoutError, RetryBudgetError } from "./errors.js";
-import { classifyFailure } from "./failure.js";
+import { classifyFailure, describeFailure } from "./failure.js";
 import { StreamWatchdog } from "./watchdog.js";
 
 export interface ModelPolicyOptions {
@@ -93,7 +93,7 @@ export class ModelPolicy {
     );
     if (call.onRetry) {
       const onRetry = call.onRetry;
-      retryPolicy.onRetry((r) => onRetry({ attempt: r.attempt, delayMs: Math.round(r.delay), reason: "error" in r ? describe(r.error) : "failure" }));
+      retryPolicy.onRetry((r) => onRetry({ attempt: r.attempt, delayMs: Math.round(r.delay), reason: "error" in r ? describeFailure(r.error) : "failure" }));
     }
     try {
       return await this.bulkhead.execute(
@@ -115,10 +115,3 @@ export class ModelPolicy {
   }
 }
 
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const status = (err as { status?: unknown }).status;
-    return typeof status === "number" ? `HTTP ${status}` : err.name;
-  }
-  return "failure";
-}

@@ -74,6 +74,25 @@ function isConnectionError(err: unknown): boolean {
   return /APIConnection|FetchError|ECONNRESET|ECONNREFUSED|socket hang up|terminated|other side closed/i.test(`${err.name} ${err.message}`);
 }
 
+/**
+ * LangChain wraps what a middleware throws (its MiddlewareError, named
+ * plain "Error"): the first error in the cause chain that says what
+ * happened is the one to classify.
+ */
+function unwrap(err: unknown): unknown {
+  let e: unknown = err;
+  for (let i = 0; i < 6 && e instanceof Error; i++) {
+    const known =
+      e instanceof CircuitOpenError || e instanceof BulkheadFullError || e instanceof RetryBudgetError ||
+      e instanceof ModelTimeoutError || e instanceof ToolTimeoutError || e.name === "GraphRecursionError" ||
+      typeof (e as { status?: unknown }).status === "number";
+    if (known) return e;
+    if (e.cause === undefined) break;
+    e = e.cause;
+  }
+  return err;
+}
+
 export function classifyEnd(f: EndFacts): EndState {
   const runReason: unknown = f.runSignal.aborted ? f.runSignal.reason : undefined;
   if (runReason instanceof RunAbort) {
@@ -114,7 +133,7 @@ export function classifyEnd(f: EndFacts): EndState {
       message: `the turn took longer than ${f.turnTimeoutMs} ms`, retryable: true, cutShort: "error",
     };
   }
-  const err = f.error;
+  const err = unwrap(f.error);
   if (err instanceof CircuitOpenError) {
     return {
       status: "failed", endReason: "circuit_open", code: Code.Unavailable, reason: "CIRCUIT_OPEN",

@@ -85,7 +85,14 @@ function isHighSurrogate(code: number): boolean {
 type EventBody = NonNullable<MessageInitShape<typeof RunEventSchema>["event"]>;
 
 export class TurnRunner {
+  private openStreams = 0;
+
   constructor(private readonly deps: TurnRunnerDeps) {}
+
+  /** StreamMessage calls in progress, refused ones included until they end. */
+  get activeStreams(): number {
+    return this.openStreams;
+  }
 
   /** Validates what the contract cannot (models, tools) against this server's configuration. */
   private resolveOptions(req: StreamMessageRequest, conv: ConversationRecord): { model: string; tools: string[] } {
@@ -118,6 +125,15 @@ export class TurnRunner {
   }
 
   async *stream(req: StreamMessageRequest, ctx: HandlerContext, principal: Principal): AsyncGenerator<StreamMessageResponse> {
+    this.openStreams++;
+    try {
+      yield* this.run(req, ctx, principal);
+    } finally {
+      this.openStreams--;
+    }
+  }
+
+  private async *run(req: StreamMessageRequest, ctx: HandlerContext, principal: Principal): AsyncGenerator<StreamMessageResponse> {
     const arrived = performance.now();
     const arrivedAt = Date.now();
     const { store, settings, activeRuns, logger } = this.deps;
