@@ -26,23 +26,41 @@ import { PolicyRegistry } from "./resilience/registry.js";
 import { ActiveRuns } from "./runs/active-runs.js";
 import { RunAbort } from "./runs/end-state.js";
 import { TurnRunner } from "./runs/turn-runner.js";
-import { createConnectHandler } from "./server/connect-handler.js";
+import { createConnectHandler, type HttpHandler } from "./server/connect-handler.js";
 import { addServicesToGrpcServer } from "./server/grpc-adapter.js";
 import { HealthRegistry, healthService } from "./server/health.js";
 import { startListener, type Listener } from "./server/listener.js";
 import { mount, type MountedService } from "./server/mounted-service.js";
 import { reflectionServices } from "./server/reflection.js";
+import { observeCalls } from "./server/call-end.js";
+import { callLog } from "./server/call-log.js";
+import { probeRoutes } from "./server/http-routes.js";
+import { startMetricsServer, type MetricsServer } from "./server/metrics-server.js";
+import { rpcTelemetry } from "./telemetry/rpc.js";
+import { Telemetry } from "./telemetry/telemetry.js";
+import { Code } from "@connectrpc/connect";
+import { apiError } from "./api/errors.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/store.js";
 
 export interface App {
   readonly address: { host: string; port: number };
+  /** The metrics port actually bound, or null (main port, or the port was taken). */
+  readonly metricsPort: number | null;
   readonly store: Store;
   readonly health: HealthRegistry;
   readonly activeRuns: ActiveRuns;
   readonly policies: PolicyRegistry;
+  readonly telemetry: Telemetry;
   /** Present with the offline provider: what the model really did. */
   readonly offlineStats: OfflineModelStats | undefined;
+  /**
+   * Graceful shutdown: NOT_SERVING at once, new calls UNAVAILABLE, in-flight
+   * turns get `graceMs` to finish, the rest are cancelled with a retryable
+   * error and stored; then connections close (GOAWAY), telemetry flushes.
+   */
+  drain(graceMs?: number): Promise<void>;
+  /** drain(0). */
   close(): Promise<void>;
 }
 
@@ -66,25 +84,42 @@ function fallbackModels(config: Config, primary: ModelFactory): ModelFactory {
 /** Files whose descriptors reflection serves: our API, health, and the error details clients decode. */
 const REFLECTED_FILES: GenFile[] = [file_parley_v1_conversation_service, file_parley_v1_admin_service, file_grpc_health_v1_health, file_google_rpc_error_details, file_google_rpc_status];
 
+// What a run still gets to store itself after it was cancelled at the end of the grace.
+const CANCEL_SETTLE_MS = 5_000;
+
 export async function startApp(config: Config, logger: Logger, overrides: AppOverrides = {}): Promise<App> {
   const store = await openStore(config.databaseUrl);
   const interrupted = await store.failInterruptedRuns(new Date());
   if (interrupted > 0) logger.warn({ runs: interrupted }, "marked runs left running by a previous process as failed");
 
+  const activeRuns = new ActiveRuns();
+  let runner: TurnRunner | undefined;
+  let policies: PolicyRegistry | undefined;
+  const telemetry = new Telemetry(
+    { serviceVersion: config.version, otlpEndpoint: config.otlpEndpoint },
+    {
+      activeStreams: () => runner?.activeStreams ?? 0,
+      activeRuns: () => activeRuns.size,
+      breakers: () => (policies?.list() ?? []).map((d) => ({ dependency: d.name, state: d.state })),
+      bulkheadRejections: () => policies?.rejectedByBulkhead ?? 0,
+    },
+  );
+  policies = new PolicyRegistry(config.resilience, (dependency, change) => {
+    telemetry.breakerTransition(dependency, change.from, change.to);
+    logger.warn({ dependency, from: change.from, to: change.to, reason: change.reason }, "circuit breaker state changed");
+  });
+
   const offline = config.provider === "offline" && !overrides.models ? offlineModels({ tokenDelayMs: config.offlineTokenDelayMs }) : undefined;
   const models = overrides.models ?? offline ?? openaiModels(config.openai);
   const tools = [...builtinTools({ now: overrides.now ?? (() => new Date()) }), ...(overrides.extraTools ?? [])];
-  const policies = new PolicyRegistry(config.resilience, (dependency, change) =>
-    logger.warn({ dependency, from: change.from, to: change.to, reason: change.reason }, "circuit breaker state changed"),
-  );
   const fallback = config.fallback ? { name: config.fallback.model, model: fallbackModels(config, models).create({ model: config.fallback.model }) } : undefined;
-  const agent = new AgentRunner(models, tools, policies, fallback);
-  const activeRuns = new ActiveRuns();
-  const runner = new TurnRunner({
+  const agent = new AgentRunner(models, tools, policies, telemetry, fallback);
+  runner = new TurnRunner({
     store,
     agent,
     activeRuns,
     policies,
+    telemetry,
     hasFallback: fallback !== undefined,
     logger,
     settings: {
@@ -95,9 +130,14 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       streamBufferBytes: config.streamBufferBytes,
       slowReaderTimeoutMs: config.slowReaderTimeoutMs,
       maxHistoryMessages: config.maxHistoryMessages,
+      logContent: config.logContent,
     },
   });
 
+  let draining = false;
+  const admit = () => {
+    if (draining) throw apiError({ code: Code.Unavailable, message: "the server is shutting down; retry on another instance", reason: "SHUTTING_DOWN", retryDelayMs: 1000 });
+  };
   const validator = createValidator();
   const auth = new Authenticator(config.apiKeys, config.auth);
   const health = new HealthRegistry();
@@ -107,42 +147,73 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     store,
     policies,
     activeRuns,
-    activeStreams: () => runner.activeStreams,
+    activeStreams: () => runner?.activeStreams ?? 0,
     configSummary: configSummary(config),
   });
   const services: MountedService[] = [
-    mount(ConversationService, guard(ConversationService, conversationService({ store, runner, allowedModels: config.allowedModels }), { auth, validator })),
+    mount(ConversationService, guard(ConversationService, conversationService({ store, runner, allowedModels: config.allowedModels }), { auth, validator, admit })),
     mount(AdminService, guard(AdminService, admin, { auth, validator })),
     mount(Health, guard(Health, healthService(health), { validator })),
     ...reflectionServices(REFLECTED_FILES),
   ];
+  const interceptors = [observeCalls([callLog(logger), rpcTelemetry(telemetry)])];
 
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
     "grpc.keepalive_permit_without_calls": 1,
   });
   const onInternalError = (err: unknown) => logger.error({ err }, "handler failed");
-  addServicesToGrpcServer(grpcServer, services, { onInternalError });
-  const httpHandler = createConnectHandler({ services, readMaxBytes: 4 * 1024 * 1024 });
+  addServicesToGrpcServer(grpcServer, services, { onInternalError, interceptors });
+
+  const metricsRoute = (req: Parameters<Telemetry["metricsHandler"]>[0], res: Parameters<Telemetry["metricsHandler"]>[1]) => telemetry.metricsHandler(req, res);
+  let metricsServer: MetricsServer | null = null;
+  if (config.metricsPort !== null) metricsServer = await startMetricsServer(config.host, config.metricsPort, probeRoutes(health, metricsRoute), logger);
+  const fallbackRoute = probeRoutes(health, config.metricsPort === null ? metricsRoute : null);
+  // The listener hands connect-node HTTP/1.1 requests only, so its fallback sees IncomingMessage.
+  const httpHandler = createConnectHandler({ services, interceptors, readMaxBytes: 4 * 1024 * 1024, fallback: fallbackRoute as HttpHandler });
   const listener: Listener = await startListener({ host: config.host, port: config.port, grpcServer, httpHandler, logger });
 
   health.set("", ServingStatus.SERVING);
   health.set(ConversationService.typeName, ServingStatus.SERVING);
 
+  let drained: Promise<void> | null = null;
+  async function drain(graceMs = config.shutdownGraceMs): Promise<void> {
+    draining = true;
+    health.shutdown();
+    // Let open Watch streams deliver NOT_SERVING before they end.
+    setImmediate(() => health.endWatches());
+    const inFlight = activeRuns.list();
+    if (inFlight.length > 0) {
+      logger.info({ runs: inFlight.length, graceMs }, "draining: waiting for in-flight turns");
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(inFlight.map((r) => r.done)), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    const left = activeRuns.list();
+    if (left.length > 0) {
+      logger.warn({ runs: left.length }, "draining: grace time over, cancelling the remaining turns");
+      for (const run of left) run.abort(new RunAbort("shutdown"));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(left.map((r) => r.done)), new Promise<void>((r) => (timer = setTimeout(r, CANCEL_SETTLE_MS)))]);
+      clearTimeout(timer);
+    }
+    // Long enough for the turns' last events to be written before connections go.
+    await listener.close(2_000);
+    await metricsServer?.close();
+    await telemetry.shutdown();
+    await store.close();
+  }
+
   return {
     address: listener.address(),
+    metricsPort: metricsServer?.port ?? null,
     store,
     health,
     activeRuns,
     policies,
+    telemetry,
     offlineStats: offline?.stats,
-    async close() {
-      health.shutdown();
-      health.endWatches();
-      for (const run of activeRuns.list()) run.abort(new RunAbort("shutdown"));
-      await Promise.all(activeRuns.list().map((r) => r.done));
-      await listener.close();
-      await store.close();
-    },
+    drain: (graceMs) => (drained ??= drain(graceMs)),
+    close: () => (drained ??= drain(0)),
   };
 }

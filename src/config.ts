@@ -37,6 +37,14 @@ export interface Config {
   slowReaderTimeoutMs: number;
   maxHistoryMessages: number;
   toolTimeoutMs: number;
+  /** How long in-flight turns may finish after SIGTERM before they are cancelled. */
+  shutdownGraceMs: number;
+  /** A separate port for /metrics (and the HTTP probes); null serves them on the main port. */
+  metricsPort: number | null;
+  /** Log message content (debugging only; off by default). */
+  logContent: boolean;
+  /** OTLP push (metrics and traces) when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  otlpEndpoint: string | undefined;
   resilience: ResilienceOptions;
   /** Serves turns when the primary's circuit is open or it failed before its first token. */
   fallback: { model: string; baseUrl: string | undefined; apiKey: string | undefined } | null;
@@ -66,6 +74,10 @@ const envSchema = z.object({
   PARLEY_MAX_HISTORY_MESSAGES: intFrom(1, 100_000).default(200),
   PARLEY_TOOL_TIMEOUT_MS: intFrom(10, 600_000).default(10_000),
   PARLEY_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  PARLEY_SHUTDOWN_GRACE_MS: intFrom(0, 3_600_000).default(25_000),
+  PARLEY_METRICS_PORT: intFrom(0, 65535).optional(),
+  PARLEY_LOG_CONTENT: z.enum(["true", "false"]).default("false"),
   PARLEY_BREAKER_KIND: z.enum(["consecutive", "sampling"]).default("consecutive"),
   PARLEY_BREAKER_FAILURES: intFrom(1, 1000).default(5),
   PARLEY_BREAKER_SAMPLING_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.5),
@@ -189,6 +201,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = "0.0.
     slowReaderTimeoutMs: e.PARLEY_SLOW_READER_TIMEOUT_MS,
     maxHistoryMessages: e.PARLEY_MAX_HISTORY_MESSAGES,
     toolTimeoutMs: e.PARLEY_TOOL_TIMEOUT_MS,
+    shutdownGraceMs: e.PARLEY_SHUTDOWN_GRACE_MS,
+    metricsPort: e.PARLEY_METRICS_PORT ?? null,
+    logContent: e.PARLEY_LOG_CONTENT === "true",
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     resilience: {
       breaker: {
         kind: e.PARLEY_BREAKER_KIND,

@@ -31,13 +31,16 @@ async function main(): Promise<void> {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
-      logger.warn({ signal }, "second signal: exiting now");
+      logger.warn({ signal }, "second signal: exiting now, without draining");
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal }, "shutting down");
-    app.close().then(
-      () => process.exit(0),
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining");
+    app.drain(config.shutdownGraceMs).then(
+      () => {
+        logger.info("shut down cleanly");
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, "shutdown failed");
         process.exit(1);

@@ -15,6 +15,7 @@ import type { ModelFactory, ModelSpec } from "./models.js";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { currentAttempt } from "../resilience/attempt-scope.js";
 import type { PolicyRegistry } from "../resilience/registry.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
 import { createTurnMiddleware, HOOKS_KEY } from "./turn-middleware.js";
 import type { TurnHooks } from "./turn-hooks.js";
 
@@ -38,7 +39,7 @@ class TokenHandler extends BaseCallbackHandler {
     // copies it into response_metadata). Copy it over, so "length" or "content_filter" is not lost.
     for (const generation of output.generations.flat() as Array<Partial<ChatGeneration>>) {
       const reason: unknown = generation.generationInfo?.["finish_reason"];
-      const message = generation.message;
+      const message = generation.message as { response_metadata?: Record<string, unknown> } | undefined;
       if (typeof reason === "string" && message && message.response_metadata?.["finish_reason"] === undefined) {
         message.response_metadata = { ...message.response_metadata, finish_reason: reason };
       }
@@ -65,6 +66,7 @@ export class AgentRunner {
     private readonly models: ModelFactory,
     tools: StructuredToolInterface[],
     private readonly policies: PolicyRegistry,
+    private readonly telemetry: Telemetry,
     private readonly fallback?: { name: string; model: BaseChatModel },
     private readonly maxSteps = 16,
   ) {
@@ -97,7 +99,15 @@ export class AgentRunner {
       agent = createAgent({
         model: this.models.create(spec),
         tools: tools.map((name) => this.toolsByName.get(name)).filter((t): t is StructuredToolInterface => t !== undefined),
-        middleware: [createTurnMiddleware({ policies: this.policies, modelName: spec.model, fallback: this.fallback })],
+        middleware: [
+          createTurnMiddleware({
+            policies: this.policies,
+            telemetry: this.telemetry,
+            provider: this.models.provider === "offline" ? "parley" : "openai",
+            modelName: spec.model,
+            fallback: this.fallback,
+          }),
+        ],
       });
       if (this.agents.size >= MAX_CACHED_AGENTS) {
         const oldest = this.agents.keys().next().value;

@@ -5,6 +5,7 @@
  * slows the model down instead of piling events up in memory.
  */
 import type { AIMessage } from "@langchain/core/messages";
+import type { Context } from "@opentelemetry/api";
 import type { Usage } from "../store/store.js";
 
 export interface ParsedToolCall {
@@ -37,6 +38,8 @@ export interface ToolOutcome {
 export interface TurnHooks {
   /** Epoch ms by which the turn must end (the caller's deadline or the turn budget). */
   readonly deadlineAt: number;
+  /** The run's trace context: model and tool spans nest in it. */
+  readonly traceContext: Context;
   stepStart(): void | Promise<void>;
   text(delta: string): void | Promise<void>;
   /** Whether any text of the current step reached the caller: after that, no retry. */

@@ -15,6 +15,9 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import { CircuitOpenError, ModelTimeoutError, RetryBudgetError } from "../resilience/errors.js";
 import { classifyFailure, describeFailure } from "../resilience/failure.js";
 import type { PolicyRegistry } from "../resilience/registry.js";
+import type { CallOptions } from "../resilience/model-policy.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { normalizeToolCalls } from "./tool-call-normalizer.js";
 import type { ParsedToolCall, TurnHooks } from "./turn-hooks.js";
 import { estimateUsage, reportedUsage } from "./usage.js";
@@ -23,6 +26,9 @@ export const HOOKS_KEY = "parleyTurnHooks";
 
 export interface TurnMiddlewareOptions {
   policies: PolicyRegistry;
+  telemetry: Telemetry;
+  /** gen_ai.provider.name: "openai", or "parley" for the offline model. */
+  provider: string;
   /** The model this agent calls. */
   modelName: string;
   /** Serves the step when the primary's circuit is open or it failed before its first token. */
@@ -67,14 +73,46 @@ function fallbackWorthy(err: unknown): boolean {
 const neverAborted = new AbortController().signal;
 
 export function createTurnMiddleware(opts: TurnMiddlewareOptions) {
-  const { policies, modelName, fallback } = opts;
+  const { policies, modelName, fallback, telemetry, provider } = opts;
+
+  /** One model call under its policy, as a `chat {model}` span and GenAI metrics. */
+  async function callModel(name: string, hooks: TurnHooks | undefined, call: CallOptions, invoke: () => Promise<AIMessage>): Promise<AIMessage> {
+    const started = performance.now();
+    let firstChunkS: number | null = null;
+    const span = telemetry.tracer.startSpan(
+      `chat ${name}`,
+      { kind: SpanKind.CLIENT, attributes: { "gen_ai.operation.name": "chat", "gen_ai.provider.name": provider, "gen_ai.request.model": name } },
+      hooks?.traceContext,
+    );
+    try {
+      const response = await policies.model(name).execute(invoke, {
+        ...call,
+        onFirstChunk: () => (firstChunkS = (performance.now() - started) / 1000),
+      });
+      const usage = response.usage_metadata;
+      telemetry.modelCall({ model: name, provider, durationS: (performance.now() - started) / 1000, firstChunkS, inputTokens: usage?.input_tokens ?? null, outputTokens: usage?.output_tokens ?? null, errorType: null });
+      if (usage) span.setAttributes({ "gen_ai.usage.input_tokens": usage.input_tokens, "gen_ai.usage.output_tokens": usage.output_tokens });
+      const finish = response.response_metadata?.["finish_reason"];
+      if (typeof finish === "string") span.setAttribute("gen_ai.response.finish_reasons", [finish]);
+      return response;
+    } catch (err) {
+      const errorType = describeFailure(err);
+      telemetry.modelCall({ model: name, provider, durationS: (performance.now() - started) / 1000, firstChunkS, inputTokens: null, outputTokens: null, errorType });
+      span.setAttribute("error.type", errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
   return createMiddleware({
     name: "ParleyTurn",
     wrapModelCall: async (request, handler) => {
       const hooks = hooksOf(request.runtime);
       await hooks?.stepStart();
       const signal = request.runtime.signal ?? neverAborted;
-      const call = {
+      const call: CallOptions = {
         signal,
         deadlineAt: hooks?.deadlineAt ?? Number.POSITIVE_INFINITY,
         outputSent: () => hooks?.outputSent() ?? false,
@@ -85,13 +123,13 @@ export function createTurnMiddleware(opts: TurnMiddlewareOptions) {
       let served = modelName;
       let response: AIMessage;
       try {
-        response = await policies.model(modelName).execute(async () => handler(request), call);
+        response = await callModel(modelName, hooks, call, async () => handler(request));
       } catch (err) {
         if (!fallback || signal.aborted || call.outputSent() || !fallbackWorthy(err)) throw err;
         served = fallback.name;
         const reason = describeFailure(err);
         await hooks?.debug("fallback", `${modelName} failed (${reason}); ${fallback.name} serves the step`, { from: modelName, to: fallback.name, reason });
-        response = await policies.model(fallback.name).execute(async () => handler({ ...request, model: fallback.model }), call);
+        response = await callModel(fallback.name, hooks, call, async () => handler({ ...request, model: fallback.model }));
       }
       response = normalizeToolCalls(response);
       if (hooks) {
@@ -120,23 +158,30 @@ export function createTurnMiddleware(opts: TurnMiddlewareOptions) {
       const startedAt = performance.now();
       const call = request.toolCall;
       const signal = request.runtime.signal ?? neverAborted;
+      const span = telemetry.tracer.startSpan(
+        `execute_tool ${call.name}`,
+        { kind: SpanKind.INTERNAL, attributes: { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.name, "gen_ai.tool.call.id": call.id ?? "" } },
+        hooks?.traceContext,
+      );
       let result: ToolMessage;
       try {
         const out = await policies.tool(call.name).execute(call.name, signal, () => Promise.resolve(handler(request)));
         if (!ToolMessage.isInstance(out)) return out;
         result = out;
       } catch (err) {
-        if (signal.aborted) throw err;
+        if (signal.aborted) {
+          span.end();
+          throw err;
+        }
         const message = err instanceof CircuitOpenError ? `the ${call.name} tool is unavailable (circuit open)` : err instanceof Error ? err.message : String(err);
         result = new ToolMessage({ content: `Error: ${message}`, tool_call_id: call.id ?? "", name: call.name, status: "error" });
       }
-      await hooks?.toolEnd({
-        callId: call.id ?? "",
-        name: call.name,
-        content: textOf(result),
-        isError: result.status === "error",
-        durationMs: performance.now() - startedAt,
-      });
+      const durationMs = performance.now() - startedAt;
+      const isError = result.status === "error";
+      telemetry.toolCall(call.name, durationMs / 1000, isError ? "tool_error" : null);
+      if (isError) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      await hooks?.toolEnd({ callId: call.id ?? "", name: call.name, content: textOf(result), isError, durationMs });
       return result;
     },
   });

@@ -16,6 +16,8 @@ export interface GuardDeps {
   /** Omit for services every caller may use (health, reflection). */
   auth?: Authenticator;
   validator: Validator;
+  /** Throws to refuse every call (the server is draining). */
+  admit?: () => void;
 }
 
 type AnyHandler = (input: unknown, ctx: HandlerContext) => unknown;
@@ -44,6 +46,7 @@ export function guard<S extends DescService>(service: S, impl: ServiceImpl<S>, d
     if (!handler) continue;
     const streamingInput = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
     const authenticate = (ctx: HandlerContext) => {
+      deps.admit?.();
       if (deps.auth) ctx.values.set(principalKey, deps.auth.authenticate(ctx.requestHeader));
     };
     if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {

@@ -34,6 +34,8 @@ export interface CallOptions {
   /** Whether anything of the current attempt reached the caller. */
   outputSent(): boolean;
   onRetry?(info: { attempt: number; delayMs: number; reason: string }): void;
+  /** The first token or tool-call piece of the call arrived (once per call). */
+  onFirstChunk?(): void;
 }
 
 export class ModelPolicy {
@@ -66,14 +68,24 @@ export class ModelPolicy {
     return Date.now() + this.delayFor(err, attempt) < call.deadlineAt;
   }
 
-  private async attempt<T>(fn: (attempt: Attempt) => Promise<T>, parent: AbortSignal): Promise<T> {
+  private async attempt<T>(fn: (attempt: Attempt) => Promise<T>, parent: AbortSignal, onFirstChunk: (() => void) | undefined): Promise<T> {
     const own = new AbortController();
     let timedOut: ModelTimeoutError | undefined;
     const watchdog = new StreamWatchdog(this.name, this.opts.firstTokenTimeoutMs, this.opts.idleTimeoutMs, (err) => {
       timedOut = err;
       own.abort(err);
     });
-    const attempt: Attempt = { signal: AbortSignal.any([parent, own.signal]), activity: () => watchdog.activity() };
+    let first = onFirstChunk;
+    const attempt: Attempt = {
+      signal: AbortSignal.any([parent, own.signal]),
+      activity: () => {
+        if (first) {
+          first();
+          first = undefined;
+        }
+        watchdog.activity();
+      },
+    };
     try {
       return await runInAttempt(attempt, () => fn(attempt));
     } catch (err) {
@@ -95,12 +107,19 @@ export class ModelPolicy {
       const onRetry = call.onRetry;
       retryPolicy.onRetry((r) => onRetry({ attempt: r.attempt, delayMs: Math.round(r.delay), reason: "error" in r ? describeFailure(r.error) : "failure" }));
     }
+    let firstChunk = call.onFirstChunk;
+    const onceFirstChunk = firstChunk
+      ? () => {
+          firstChunk?.();
+          firstChunk = undefined;
+        }
+      : undefined;
     try {
       return await this.bulkhead.execute(
         () =>
           retryPolicy.execute(() => {
             attemptNo++;
-            return this.breaker.execute((signal) => this.attempt(fn, AbortSignal.any([call.signal, signal])), call.signal);
+            return this.breaker.execute((signal) => this.attempt(fn, AbortSignal.any([call.signal, signal]), onceFirstChunk), call.signal);
           }, call.signal),
         call.signal,
       );

@@ -20,6 +20,10 @@ import { apiError, invalidArgument, notFound } from "../api/errors.js";
 import type { ConversationRecord, Store, StoredToolCall } from "../store/store.js";
 import type { PolicyRegistry } from "../resilience/registry.js";
 import type { ActiveRuns } from "./active-runs.js";
+import { runIdKey } from "./run-context.js";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import type { Telemetry } from "../telemetry/telemetry.js";
+import { traceContextKey } from "../telemetry/rpc.js";
 import { classifyEnd, RunAbort, type EndState } from "./end-state.js";
 import { EventChannel } from "./event-channel.js";
 import { normalizeFinishReason, Transcript } from "./transcript.js";
@@ -32,6 +36,8 @@ export interface TurnSettings {
   streamBufferBytes: number;
   slowReaderTimeoutMs: number;
   maxHistoryMessages: number;
+  /** Put the user's message and the answer in the turn's log line (debugging only). */
+  logContent: boolean;
 }
 
 export interface TurnRunnerDeps {
@@ -41,6 +47,7 @@ export interface TurnRunnerDeps {
   policies: PolicyRegistry;
   /** Whether a fallback model can serve when a primary's circuit is open. */
   hasFallback: boolean;
+  telemetry: Telemetry;
   settings: TurnSettings;
   logger: Logger;
 }
@@ -171,11 +178,21 @@ export class TurnRunner {
         break;
     }
 
+    ctx.values.set(runIdKey, runId);
+    const { telemetry } = this.deps;
+    const agentSpan = telemetry.tracer.startSpan(
+      "invoke_agent parley",
+      { kind: SpanKind.INTERNAL, attributes: { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "parley", "gen_ai.conversation.id": conv.id, "gen_ai.request.model": model, "parley.run.id": runId } },
+      ctx.values.get(traceContextKey),
+    );
+    const traceContext = trace.setSpan(ctx.values.get(traceContextKey), agentSpan);
     let seq = 0;
-    const event = (body: EventBody, sequenced = true): StreamMessageResponse =>
-      create(StreamMessageResponseSchema, {
+    const event = (body: EventBody, sequenced = true): StreamMessageResponse => {
+      telemetry.eventSent(body.case ?? "unknown");
+      return create(StreamMessageResponseSchema, {
         event: create(RunEventSchema, { runId, seq: sequenced ? ++seq : 0, time: timestampNow(), event: body }),
       });
+    };
 
     const runAbort = new AbortController();
     const turnTimeout = AbortSignal.timeout(settings.turnTimeoutMs);
@@ -198,6 +215,7 @@ export class TurnRunner {
     let stepOutput = false;
     const hooks: TurnHooks = {
       deadlineAt,
+      traceContext,
       outputSent: () => stepOutput,
       debug: (kind, note, attributes) => (debugEvents ? channel.push({ type: "debug", kind, note, attributes }) : undefined),
       stepStart: () => {
@@ -255,7 +273,11 @@ export class TurnRunner {
         timeToFirstTokenMs: firstTokenAt === null ? null : firstTokenAt - arrived,
         endTime: new Date(), messages: transcript.messages(end.cutShort),
       });
-      logger.info({ runId, tenant, model, endReason: end.endReason, steps: transcript.stepCount, usage: transcript.usage }, "turn ended");
+      const content = settings.logContent ? { userContent: req.content, answer: transcript.finalStep()?.text ?? "" } : {};
+      logger.info(
+        { runId, tenant, model: transcript.finalStep()?.model ?? model, endReason: end.endReason, code: end.code === null ? "OK" : Code[end.code], steps: transcript.stepCount, usage: transcript.usage, durationMs: Math.round(performance.now() - arrived), ...content },
+        "turn",
+      );
     };
 
     /** Waits for the agent, classifies the end and stores it: once, whoever asks first. */
@@ -266,8 +288,14 @@ export class TurnRunner {
           const end = classifyEnd({ ...outcome, callerSignal: ctx.signal, turnTimeout, runSignal: runAbort.signal, turnTimeoutMs: settings.turnTimeoutMs });
           if (outcome.failed && end.endReason === "internal_error") logger.error({ err: outcome.error, runId }, "turn failed");
           await persist(end);
+          telemetry.runEnded(end.endReason, model, (performance.now() - arrived) / 1000);
+          const usage = transcript.usage;
+          if (usage) agentSpan.setAttributes({ "gen_ai.usage.input_tokens": usage.inputTokens, "gen_ai.usage.output_tokens": usage.outputTokens });
+          agentSpan.setAttribute("parley.end_reason", end.endReason);
+          if (end.code !== null) agentSpan.setStatus({ code: SpanStatusCode.ERROR, message: end.reason });
           return end;
         } finally {
+          agentSpan.end();
           activeRuns.delete(runId);
           settle();
         }

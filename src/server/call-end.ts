@@ -1,0 +1,91 @@
+/**
+ * Observes every RPC from its start to its end, whichever engine served it:
+ * for unary calls the end is the response, for streams the last message
+ * sent, the handler's failure, or the caller going away. connect-node
+ * resolves `next()` of a streaming call before the handler runs, so a
+ * stream's end can only be seen by wrapping its messages.
+ */
+import { Code, ConnectError, type Interceptor, type StreamResponse } from "@connectrpc/connect";
+import type { DescMessage } from "@bufbuild/protobuf";
+
+/** A gRPC status code: Connect's codes, plus 0 for OK (Connect has no value for success). */
+export type StatusCode = Code | 0;
+
+export const OK = 0;
+
+/** The gRPC name of a status code: "OK", "CANCELLED", "UNAVAILABLE". */
+export function statusName(code: StatusCode): string {
+  if (code === OK) return "OK";
+  return (Code[code] ?? "UNKNOWN").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase().replace("CANCELED", "CANCELLED");
+}
+
+type UnaryRequest = Parameters<Parameters<Interceptor>[0]>[0];
+
+export interface CallInfo {
+  /** `pkg.Service/Method` */
+  method: string;
+  /** The wire protocol, from the request's content type. */
+  system: "grpc" | "grpc_web" | "connectrpc";
+  header: Headers;
+  contextValues: UnaryRequest["contextValues"];
+}
+
+/** Called when a call starts; returns what to call when it ends. */
+export type CallObserver = (info: CallInfo) => (code: StatusCode, durationS: number, error: ConnectError | null) => void;
+
+function systemOf(contentType: string | null): CallInfo["system"] {
+  if (!contentType) return "connectrpc";
+  if (contentType.startsWith("application/grpc-web")) return "grpc_web";
+  if (contentType.startsWith("application/grpc")) return "grpc";
+  return "connectrpc";
+}
+
+export function observeCalls(observers: CallObserver[]): Interceptor {
+  return (next) => async (req) => {
+    const started = performance.now();
+    const info: CallInfo = {
+      method: `${req.service.typeName}/${req.method.name}`,
+      system: systemOf(req.header.get("content-type")),
+      header: req.header,
+      contextValues: req.contextValues,
+    };
+    const ends = observers.map((o) => o(info));
+    let ended = false;
+    const end = (code: StatusCode, err: ConnectError | null) => {
+      if (ended) return;
+      ended = true;
+      const duration = (performance.now() - started) / 1000;
+      for (const e of ends) e(code, duration, err);
+    };
+    let res;
+    try {
+      res = await next(req);
+    } catch (e) {
+      const err = ConnectError.from(e);
+      end(err.code, err);
+      throw e;
+    }
+    if (!res.stream) {
+      end(OK, null);
+      return res;
+    }
+    const messages = res.message;
+    async function* observed() {
+      let finished = false;
+      try {
+        yield* messages;
+        finished = true;
+        end(OK, null);
+      } catch (e) {
+        finished = true;
+        const err = ConnectError.from(e);
+        end(err.code, err);
+        throw e;
+      } finally {
+        // Neither returned nor thrown: the caller stopped reading (cancel, deadline).
+        if (!finished) end(req.signal.aborted ? ConnectError.from(req.signal.reason).code : Code.Canceled, null);
+      }
+    }
+    return { ...res, message: observed() } as StreamResponse<DescMessage, DescMessage>;
+  };
+}
