@@ -93,28 +93,29 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
   if (interrupted > 0) logger.warn({ runs: interrupted }, "marked runs left running by a previous process as failed");
 
   const activeRuns = new ActiveRuns();
-  let runner: TurnRunner | undefined;
-  let policies: PolicyRegistry | undefined;
+  // The gauges read objects built after the telemetry that the policies and the runner report to.
+  const late: { runner?: TurnRunner; policies?: PolicyRegistry } = {};
   const telemetry = new Telemetry(
     { serviceVersion: config.version, otlpEndpoint: config.otlpEndpoint },
     {
-      activeStreams: () => runner?.activeStreams ?? 0,
+      activeStreams: () => late.runner?.activeStreams ?? 0,
       activeRuns: () => activeRuns.size,
-      breakers: () => (policies?.list() ?? []).map((d) => ({ dependency: d.name, state: d.state })),
-      bulkheadRejections: () => policies?.rejectedByBulkhead ?? 0,
+      breakers: () => (late.policies?.list() ?? []).map((d) => ({ dependency: d.name, state: d.state })),
+      bulkheadRejections: () => late.policies?.rejectedByBulkhead ?? 0,
     },
   );
-  policies = new PolicyRegistry(config.resilience, (dependency, change) => {
+  const policies = new PolicyRegistry(config.resilience, (dependency, change) => {
     telemetry.breakerTransition(dependency, change.from, change.to);
     logger.warn({ dependency, from: change.from, to: change.to, reason: change.reason }, "circuit breaker state changed");
   });
+  late.policies = policies;
 
   const offline = config.provider === "offline" && !overrides.models ? offlineModels({ tokenDelayMs: config.offlineTokenDelayMs }) : undefined;
   const models = overrides.models ?? offline ?? openaiModels(config.openai);
   const tools = [...builtinTools({ now: overrides.now ?? (() => new Date()) }), ...(overrides.extraTools ?? [])];
   const fallback = config.fallback ? { name: config.fallback.model, model: fallbackModels(config, models).create({ model: config.fallback.model }) } : undefined;
   const agent = new AgentRunner(models, tools, policies, telemetry, fallback);
-  runner = new TurnRunner({
+  const runner = new TurnRunner({
     store,
     agent,
     activeRuns,
@@ -133,6 +134,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
       logContent: config.logContent,
     },
   });
+  late.runner = runner;
 
   let draining = false;
   const admit = () => {
@@ -147,7 +149,7 @@ export async function startApp(config: Config, logger: Logger, overrides: AppOve
     store,
     policies,
     activeRuns,
-    activeStreams: () => runner?.activeStreams ?? 0,
+    activeStreams: () => runner.activeStreams,
     configSummary: configSummary(config),
   });
   const services: MountedService[] = [

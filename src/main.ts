@@ -4,7 +4,20 @@ import { ConfigError, isLoopback, loadConfig } from "./config.js";
 import { startApp } from "./app.js";
 import { createLogger } from "./log.js";
 
-const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+/** The package's version, from src/ (tsx) or dist/src/ (compiled) alike. */
+function packageVersion(): string {
+  for (const rel of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "parley" && pkg.version) return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return "0.0.0";
+}
+
+const version = packageVersion();
 
 async function main(): Promise<void> {
   let config;

@@ -122,6 +122,16 @@ interface OpenCall {
   finish(error?: ConnectError): boolean;
 }
 
+/**
+ * grpc-js keeps the reserved `content-type` out of call metadata; put it back
+ * so code reading the request headers (the protocol label of metrics and
+ * logs) sees the same as on connect-node's gRPC path.
+ */
+function withGrpcContentType(headers: Headers): Headers {
+  if (!headers.has("content-type")) headers.set("content-type", "application/grpc");
+  return headers;
+}
+
 function openCall(call: GrpcServerCall, method: DescMethod, options: GrpcAdapterOptions): OpenCall {
   const deadline = call.getDeadline();
   const deadlineAt = deadline instanceof Date ? deadline.getTime() : deadline;
@@ -134,7 +144,7 @@ function openCall(call: GrpcServerCall, method: DescMethod, options: GrpcAdapter
     url: `http://${call.getHost()}${grpcMethodPath(method)}`,
     timeoutMs,
     shutdownSignal: options.shutdownSignal,
-    requestHeader: headersFromMetadata(call.metadata),
+    requestHeader: withGrpcContentType(headersFromMetadata(call.metadata)),
     contextValues: options.contextValues?.(call),
   });
   const ended = new AbortController();

@@ -12,6 +12,7 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import { pino } from "pino";
 import { startApp, type App, type AppOverrides } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
 import { ConversationService } from "../../gen/parley/v1/conversation_service_pb.js";
 import { grpcClientFor, type GrpcClient } from "../../src/server/grpc-definition.js";
 
@@ -32,7 +33,13 @@ export function tempDir(prefix = "parley-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startTestServer(env: Record<string, string> = {}, overrides: AppOverrides = {}, dataDir = tempDir()): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  overrides: AppOverrides = {},
+  dataDir = tempDir(),
+  /** Where the app's logs go (default: nowhere, at PARLEY_LOG_LEVEL "silent"). */
+  logDestination?: NodeJS.WritableStream,
+): Promise<TestServer> {
   const dbPath = join(dataDir, "parley.db");
   const config = loadConfig({
     PARLEY_HOST: "127.0.0.1",
@@ -42,7 +49,7 @@ export async function startTestServer(env: Record<string, string> = {}, override
     PARLEY_LOG_LEVEL: "silent",
     ...env,
   });
-  const app = await startApp(config, pino({ level: config.logLevel }), overrides);
+  const app = await startApp(config, logDestination ? createLogger(config.logLevel, logDestination) : pino({ level: config.logLevel }), overrides);
   const address = `${app.address.host}:${app.address.port}`;
   const baseUrl = `http://${address}`;
   const grpcClient = grpcClientFor(ConversationService, address);
