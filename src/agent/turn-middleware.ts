@@ -55,8 +55,9 @@ function parsedToolCalls(message: AIMessage): ParsedToolCall[] {
 }
 
 function finishReasonOf(message: AIMessage, calls: ParsedToolCall[]): string {
-  // Providers disagree with themselves ("stop" after tool calls); the content decides.
-  if (calls.length > 0) return "tool_calls";
+  // Providers disagree with themselves ("stop" after tool calls); the content decides. Calls that
+  // will never run (arguments not JSON) don't make a tool step: the provider's reason (often "length") stands.
+  if (calls.some((c) => c.args !== null)) return "tool_calls";
   const reported = message.response_metadata?.["finish_reason"];
   return typeof reported === "string" && reported !== "tool_calls" ? reported : "stop";
 }
