@@ -10,8 +10,9 @@
  * serves every turn.
  */
 import { createMiddleware } from "langchain";
-import { ToolMessage, type AIMessage, type BaseMessage } from "@langchain/core/messages";
+import { ToolMessage, type AIMessage } from "@langchain/core/messages";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { messageText } from "./message-text.js";
 import { CircuitOpenError, ModelTimeoutError, RetryBudgetError } from "../resilience/errors.js";
 import { classifyFailure, describeFailure } from "../resilience/failure.js";
 import type { PolicyRegistry } from "../resilience/registry.js";
@@ -39,9 +40,6 @@ function hooksOf(runtime: { configurable?: Record<string, unknown> }): TurnHooks
   return runtime.configurable?.[HOOKS_KEY] as TurnHooks | undefined;
 }
 
-function textOf(m: BaseMessage): string {
-  return typeof m.content === "string" ? m.content : m.text;
-}
 
 function parsedToolCalls(message: AIMessage): ParsedToolCall[] {
   const valid: ParsedToolCall[] = (message.tool_calls ?? []).map((c) => ({ id: c.id ?? "", name: c.name, args: c.args }));
@@ -62,9 +60,6 @@ function finishReasonOf(message: AIMessage, calls: ParsedToolCall[]): string {
   return typeof reported === "string" && reported !== "tool_calls" ? reported : "stop";
 }
 
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AbortError" || err.name === "ModelAbortError" || err.name === "APIUserAbortError" || err.message === "Aborted");
-}
 
 /** Failures after which the fallback may serve: the primary is down, not the request bad. */
 function fallbackWorthy(err: unknown): boolean {
@@ -145,7 +140,7 @@ export function createTurnMiddleware(opts: TurnMiddlewareOptions) {
         });
         await hooks.stepEnd({
           message: response,
-          text: textOf(response),
+          text: messageText(response),
           toolCalls: calls,
           usage,
           finishReason: finishReasonOf(response, calls),
@@ -182,7 +177,7 @@ export function createTurnMiddleware(opts: TurnMiddlewareOptions) {
       telemetry.toolCall(call.name, durationMs / 1000, isError ? "tool_error" : null);
       if (isError) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
-      await hooks?.toolEnd({ callId: call.id ?? "", name: call.name, content: textOf(result), isError, durationMs });
+      await hooks?.toolEnd({ callId: call.id ?? "", name: call.name, content: messageText(result), isError, durationMs });
       return result;
     },
   });

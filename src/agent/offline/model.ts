@@ -9,6 +9,7 @@ import { AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/mes
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import type { Runnable } from "@langchain/core/runnables";
+import { messageText } from "../message-text.js";
 import { withAttemptSignal } from "../../resilience/attempt-scope.js";
 import { decide, tokenize, type ScriptMessage } from "./script.js";
 
@@ -27,30 +28,27 @@ export interface OfflineModelFields extends BaseChatModelParams {
   toolNames?: string[];
 }
 
-function textOf(m: BaseMessage): string {
-  return typeof m.content === "string" ? m.content : m.text;
-}
 
 /** LangChain messages to the script's plain shape. */
 export function toScriptMessages(messages: BaseMessage[]): ScriptMessage[] {
   return messages.map((m): ScriptMessage => {
     switch (m.type) {
       case "system":
-        return { role: "system", content: textOf(m) };
+        return { role: "system", content: messageText(m) };
       case "ai": {
         const ai = m as AIMessage;
         return {
           role: "assistant",
-          content: textOf(m),
+          content: messageText(m),
           toolCalls: (ai.tool_calls ?? []).map((c) => ({ id: c.id ?? "", name: c.name, args: c.args })),
         };
       }
       case "tool": {
         const t = m as BaseMessage & { tool_call_id: string; name?: string };
-        return { role: "tool", content: textOf(m), toolCallId: t.tool_call_id, toolName: t.name ?? "" };
+        return { role: "tool", content: messageText(m), toolCallId: t.tool_call_id, toolName: t.name ?? "" };
       }
       default:
-        return { role: "user", content: textOf(m) };
+        return { role: "user", content: messageText(m) };
     }
   });
 }
