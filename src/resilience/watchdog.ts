@@ -22,9 +22,14 @@ export class StreamWatchdog {
     this.timer = setTimeout(() => this.onTimeout(new ModelTimeoutError(this.dependency, kind, ms)), ms);
   }
 
+  /** Called per token: after the first, the idle timer is only re-armed in place (no new timer per token). */
   activity(): void {
-    this.seen = true;
-    this.arm(this.idleMs, "idle");
+    if (!this.seen) {
+      this.seen = true;
+      this.arm(this.idleMs, "idle");
+      return;
+    }
+    this.timer?.refresh();
   }
 
   get sawActivity(): boolean {

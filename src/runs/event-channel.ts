@@ -24,7 +24,9 @@ export class EventChannel<T> {
   private readonly queue: T[] = [];
   private bytes = 0;
   private closed = false;
-  private readerWake: (() => void) | null = null;
+  private readerWake: ((idle: boolean) => void) | null = null;
+  /** One timer per channel, re-armed in place for each wait: a paced stream waits once per event. */
+  private idleTimer: NodeJS.Timeout | undefined;
   private readonly spaceWaiters: Array<() => void> = [];
   /** The most bytes ever queued; a test and a gauge read it. */
   highWaterBytes = 0;
@@ -71,15 +73,16 @@ export class EventChannel<T> {
     });
   }
 
-  private wakeReader(): void {
+  private wakeReader(idle = false): void {
     const wake = this.readerWake;
     this.readerWake = null;
-    wake?.();
+    wake?.(idle);
   }
 
   /** Ends the channel: queued values are still read, waiting producers are released. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.idleTimer);
     this.wakeReader();
     for (const w of [...this.spaceWaiters]) w();
   }
@@ -94,15 +97,11 @@ export class EventChannel<T> {
   /** The next value; `idle` after `idleMs` without one; `closed` once closed and drained. */
   async next(idleMs: number): Promise<ChannelItem<T>> {
     if (this.queue.length === 0 && !this.closed) {
-      let timer: NodeJS.Timeout | undefined;
       const idle = await new Promise<boolean>((resolve) => {
-        this.readerWake = () => resolve(false);
-        timer = setTimeout(() => {
-          this.readerWake = null;
-          resolve(true);
-        }, idleMs);
+        this.readerWake = resolve;
+        if (this.idleTimer) this.idleTimer.refresh();
+        else this.idleTimer = setTimeout(() => this.wakeReader(true), idleMs);
       });
-      clearTimeout(timer);
       if (idle) return { kind: "idle" };
     }
     const value = this.queue.shift();

@@ -57,7 +57,8 @@ export class Telemetry {
   private readonly firstChunk: Histogram;
   private readonly toolDuration: Histogram;
   private readonly runDuration: Histogram;
-  private readonly eventsSent: Counter;
+  /** Counted in plain numbers and read at collection: this is the per-event hot path. */
+  private readonly eventCounts = new Map<string, number>();
   private readonly breakerTransitions: Counter;
 
   constructor(opts: TelemetryOptions, gauges: Gauges) {
@@ -87,7 +88,9 @@ export class Telemetry {
     this.firstChunk = meter.createHistogram("gen_ai.client.operation.time_to_first_chunk", { unit: "s", description: "Time from a model call's start to its first chunk", advice: { explicitBucketBoundaries: FIRST_CHUNK_BUCKETS } });
     this.toolDuration = meter.createHistogram("gen_ai.execute_tool.duration", { unit: "s", description: "Duration of tool calls", advice: { explicitBucketBoundaries: TOOL_BUCKETS } });
     this.runDuration = meter.createHistogram("parley.run.duration", { unit: "s", description: "Duration of agent runs (turns), by end reason", advice: { explicitBucketBoundaries: TURN_BUCKETS } });
-    this.eventsSent = meter.createCounter("parley.events.sent", { unit: "{event}", description: "Run events sent to callers, by type" });
+    meter.createObservableCounter("parley.events.sent", { unit: "{event}", description: "Run events sent to callers, by type" }).addCallback((r) => {
+      for (const [type, n] of this.eventCounts) r.observe(n, { "parley.event.type": type });
+    });
     this.breakerTransitions = meter.createCounter("parley.breaker.transitions", { unit: "{transition}", description: "Circuit breaker state changes" });
 
     meter.createObservableUpDownCounter("parley.streams.active", { unit: "{stream}", description: "Open StreamMessage calls" }).addCallback((r) => r.observe(gauges.activeStreams()));
@@ -113,7 +116,7 @@ export class Telemetry {
   }
 
   eventSent(type: string): void {
-    this.eventsSent.add(1, { "parley.event.type": type });
+    this.eventCounts.set(type, (this.eventCounts.get(type) ?? 0) + 1);
   }
 
   modelCall(r: ModelCallRecord): void {
