@@ -6,6 +6,7 @@
  * first-token and idle timers.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { followSignals } from "./signals.js";
 
 export interface Attempt {
   /** Aborts when this attempt must stop (its timeout, or the run's end). */
@@ -28,5 +29,6 @@ export function currentAttempt(): Attempt | undefined {
 export function withAttemptSignal(signal: AbortSignal | null | undefined): AbortSignal | undefined {
   const attempt = storage.getStore();
   if (!attempt) return signal ?? undefined;
-  return signal ? AbortSignal.any([signal, attempt.signal]) : attempt.signal;
+  // Not disposed: both sources end with the attempt, and the request holds the composite until then.
+  return signal ? followSignals(signal, attempt.signal).signal : attempt.signal;
 }

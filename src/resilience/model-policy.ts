@@ -11,10 +11,11 @@
  */
 import { BulkheadRejectedError, DelegateBackoff, handleWhen, retry, type BulkheadPolicy, type IRetryBackoffContext } from "cockatiel";
 import { runInAttempt, type Attempt } from "./attempt-scope.js";
+import { followSignals } from "./signals.js";
 import { CircuitBreaker, type BreakerOptions } from "./breaker.js";
 import { BulkheadFullError, ModelTimeoutError, RetryBudgetError } from "./errors.js";
 import { classifyFailure, describeFailure } from "./failure.js";
-import { StreamWatchdog } from "./watchdog.js";
+import { StreamWatchdogs } from "./watchdog.js";
 
 export interface ModelPolicyOptions {
   breaker: BreakerOptions;
@@ -40,6 +41,7 @@ export interface CallOptions {
 
 export class ModelPolicy {
   readonly breaker: CircuitBreaker;
+  private readonly watchdogs: StreamWatchdogs;
 
   constructor(
     readonly name: string,
@@ -48,6 +50,7 @@ export class ModelPolicy {
     onBreakerChange?: ConstructorParameters<typeof CircuitBreaker>[3],
   ) {
     this.breaker = new CircuitBreaker(name, opts.breaker, (err) => classifyFailure(err).failure, onBreakerChange);
+    this.watchdogs = new StreamWatchdogs(name, opts.firstTokenTimeoutMs, opts.idleTimeoutMs);
   }
 
   private backoffMs(attempt: number): number {
@@ -69,15 +72,15 @@ export class ModelPolicy {
   }
 
   private async attempt<T>(fn: (attempt: Attempt) => Promise<T>, parent: AbortSignal, onFirstChunk: (() => void) | undefined): Promise<T> {
-    const own = new AbortController();
+    const own = followSignals(parent);
     let timedOut: ModelTimeoutError | undefined;
-    const watchdog = new StreamWatchdog(this.name, this.opts.firstTokenTimeoutMs, this.opts.idleTimeoutMs, (err) => {
+    const watchdog = this.watchdogs.watch((err) => {
       timedOut = err;
-      own.abort(err);
+      own.controller.abort(err);
     });
     let first = onFirstChunk;
     const attempt: Attempt = {
-      signal: AbortSignal.any([parent, own.signal]),
+      signal: own.signal,
       activity: () => {
         if (first) {
           first();
@@ -94,6 +97,7 @@ export class ModelPolicy {
       throw err;
     } finally {
       watchdog.stop();
+      own.dispose();
     }
   }
 
@@ -119,7 +123,8 @@ export class ModelPolicy {
         () =>
           retryPolicy.execute(() => {
             attemptNo++;
-            return this.breaker.execute((signal) => this.attempt(fn, AbortSignal.any([call.signal, signal]), onceFirstChunk), call.signal);
+            // cockatiel hands each execution the signal it was given (the call's): no second link needed.
+            return this.breaker.execute((signal) => this.attempt(fn, signal, onceFirstChunk), call.signal);
           }, call.signal),
         call.signal,
       );

@@ -5,6 +5,7 @@
  * tool working.
  */
 import { CircuitBreaker } from "./breaker.js";
+import { followSignals } from "./signals.js";
 
 export class ToolTimeoutError extends Error {
   override name = "ToolTimeoutError";
@@ -14,13 +15,13 @@ export class ToolTimeoutError extends Error {
 }
 
 export async function withTimeout<T>(name: string, timeoutMs: number, parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const own = new AbortController();
-  const signal = AbortSignal.any([parent, own.signal]);
+  const own = followSignals(parent);
+  const signal = own.signal;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const err = new ToolTimeoutError(name, timeoutMs);
-      own.abort(err);
+      own.controller.abort(err);
       reject(err);
     }, timeoutMs);
   });
@@ -28,6 +29,7 @@ export async function withTimeout<T>(name: string, timeoutMs: number, parent: Ab
     return await Promise.race([fn(signal), timeout]);
   } finally {
     clearTimeout(timer);
+    own.dispose();
   }
 }
 

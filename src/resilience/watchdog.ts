@@ -1,42 +1,72 @@
 /**
- * Aborts a model call attempt that sends nothing: no first token within
+ * Aborts model call attempts that send nothing: no first token within
  * `firstTokenMs`, or a gap longer than `idleMs` between two pieces.
+ *
+ * One ticker per policy checks every attempt in flight, instead of a timer
+ * per attempt re-armed per token: a token then costs one clock read and a
+ * store, and a timeout fires at most one tick (a tenth of the shortest
+ * timeout, 10–250 ms) late.
  */
 import { ModelTimeoutError } from "./errors.js";
 
-export class StreamWatchdog {
-  private timer: NodeJS.Timeout | undefined;
-  private seen = false;
+export interface Watch {
+  /** Something arrived from the model. */
+  activity(): void;
+  stop(): void;
+}
+
+interface Entry {
+  lastAt: number;
+  seen: boolean;
+  onTimeout: (err: ModelTimeoutError) => void;
+}
+
+export class StreamWatchdogs {
+  private readonly active = new Set<Entry>();
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly tickMs: number;
 
   constructor(
     private readonly dependency: string,
     private readonly firstTokenMs: number,
     private readonly idleMs: number,
-    private readonly onTimeout: (err: ModelTimeoutError) => void,
   ) {
-    this.arm(firstTokenMs, "first_token");
+    this.tickMs = Math.min(250, Math.max(10, Math.floor(Math.min(firstTokenMs, idleMs) / 10)));
   }
 
-  private arm(ms: number, kind: "first_token" | "idle"): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.onTimeout(new ModelTimeoutError(this.dependency, kind, ms)), ms);
-  }
-
-  /** Called per token: after the first, the idle timer is only re-armed in place (no new timer per token). */
-  activity(): void {
-    if (!this.seen) {
-      this.seen = true;
-      this.arm(this.idleMs, "idle");
-      return;
+  watch(onTimeout: (err: ModelTimeoutError) => void): Watch {
+    const entry: Entry = { lastAt: performance.now(), seen: false, onTimeout };
+    this.active.add(entry);
+    if (!this.ticker) {
+      this.ticker = setInterval(() => this.check(), this.tickMs);
+      // The ticker alone must not keep the process alive.
+      this.ticker.unref();
     }
-    this.timer?.refresh();
+    return {
+      activity: () => {
+        entry.lastAt = performance.now();
+        entry.seen = true;
+      },
+      stop: () => this.remove(entry),
+    };
   }
 
-  get sawActivity(): boolean {
-    return this.seen;
+  private remove(entry: Entry): void {
+    this.active.delete(entry);
+    if (this.active.size === 0 && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
   }
 
-  stop(): void {
-    clearTimeout(this.timer);
+  private check(): void {
+    const now = performance.now();
+    for (const e of this.active) {
+      const limit = e.seen ? this.idleMs : this.firstTokenMs;
+      if (now - e.lastAt >= limit) {
+        this.remove(e);
+        e.onTimeout(new ModelTimeoutError(this.dependency, e.seen ? "idle" : "first_token", limit));
+      }
+    }
   }
 }

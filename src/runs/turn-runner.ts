@@ -21,6 +21,7 @@ import type { ConversationRecord, Store, StoredToolCall } from "../store/store.j
 import type { PolicyRegistry } from "../resilience/registry.js";
 import type { ActiveRuns } from "./active-runs.js";
 import { runIdKey } from "./run-context.js";
+import { followSignals } from "../resilience/signals.js";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { traceContextKey } from "../telemetry/rpc.js";
@@ -194,9 +195,18 @@ export class TurnRunner {
       });
     };
 
-    const runAbort = new AbortController();
-    const turnTimeout = AbortSignal.timeout(settings.turnTimeoutMs);
-    const signal = AbortSignal.any([ctx.signal, runAbort.signal, turnTimeout]);
+    // The run's own controller follows the caller's signal; the turn budget and the run's own
+    // reasons (slow reader, shutdown) abort it directly. `turnTimeout` records which ended it.
+    const run = followSignals(ctx.signal);
+    const runAbort = run.controller;
+    const signal = run.signal;
+    const turnBudget = new AbortController();
+    const turnTimeout = turnBudget.signal;
+    const turnTimer = setTimeout(() => {
+      const reason = new DOMException("turn budget exhausted", "TimeoutError");
+      turnBudget.abort(reason);
+      runAbort.abort(reason);
+    }, settings.turnTimeoutMs);
     const channel = new EventChannel<TurnEvent>({
       maxBytes: settings.streamBufferBytes,
       slowReaderTimeoutMs: settings.slowReaderTimeoutMs,
@@ -295,6 +305,8 @@ export class TurnRunner {
           if (end.code !== null) agentSpan.setStatus({ code: SpanStatusCode.ERROR, message: end.reason });
           return end;
         } finally {
+          clearTimeout(turnTimer);
+          run.dispose();
           agentSpan.end();
           activeRuns.delete(runId);
           settle();
