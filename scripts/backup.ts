@@ -101,10 +101,13 @@ async function backup(opts: Options): Promise<void> {
   }
   const ms = performance.now() - started;
 
-  const copy = new BetterSqlite3(dest, { readonly: true, fileMustExist: true });
+  // The copy inherits WAL mode; switch it to a rollback journal so the backup is one self-contained
+  // file (no -wal/-shm beside it). The server turns WAL back on when it opens a restored file.
+  const copy = new BetterSqlite3(dest, { fileMustExist: true });
   let check: string;
   let tables: number;
   try {
+    copy.pragma("journal_mode = DELETE");
     check = copy.pragma("quick_check", { simple: true }) as string;
     tables = (copy.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number }).n;
   } finally {

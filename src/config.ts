@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { z } from "zod";
 import type { ResilienceOptions } from "./resilience/registry.js";
+import { parseDatabaseUrl } from "./store/sqlite.js";
 
 export type ProviderKind = "offline" | "openai";
 
@@ -52,7 +53,9 @@ export interface Config {
   version: string;
 }
 
-const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Decimal digits only: Number("0x100") would quietly read a hex port.
+const intFrom = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int().min(min).max(max));
 
 const envSchema = z.object({
   PARLEY_HOST: z.string().min(1).default("127.0.0.1"),
@@ -122,6 +125,10 @@ export function parseApiKeys(text: string): ApiKeyEntry[] {
       throw new ConfigError(`PARLEY_API_KEYS: entry ${entries.length + 1} has an unknown role (only ":admin")`);
     }
     if (key.length < 8) throw new ConfigError(`PARLEY_API_KEYS: entry ${entries.length + 1} has a key shorter than 8 characters`);
+    if (entries.some((e) => e.key === key)) {
+      // The last entry would win silently — possibly granting admin: refuse instead.
+      throw new ConfigError(`PARLEY_API_KEYS: entry ${entries.length + 1} repeats an earlier key`);
+    }
     entries.push({ key, tenant, admin: role === "admin" });
   }
   return entries;
@@ -151,6 +158,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = "0.0.
     }
   }
   const apiKeys = parseApiKeys(keysText);
+  try {
+    parseDatabaseUrl(e.PARLEY_DATABASE_URL);
+  } catch (err) {
+    throw new ConfigError(`PARLEY_DATABASE_URL: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (e.PARLEY_METRICS_PORT !== undefined && e.PARLEY_METRICS_PORT !== 0 && e.PARLEY_METRICS_PORT === e.PARLEY_PORT) {
+    throw new ConfigError("PARLEY_METRICS_PORT: must differ from PARLEY_PORT (leave it unset to serve /metrics on the main port)");
+  }
   const auth = e.PARLEY_AUTH ?? "keys";
   if (auth === "keys" && apiKeys.length === 0 && !isLoopback(e.PARLEY_HOST)) {
     throw new ConfigError(

@@ -19,6 +19,8 @@ function packageVersion(): string {
 
 const version = packageVersion();
 
+const DUPLICATE_SIGNAL_MS = 1000;
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -41,13 +43,16 @@ async function main(): Promise<void> {
     `parley listening on ${app.address.host}:${app.address.port} (provider ${config.provider}: ${config.providerReason})`,
   );
 
-  let stopping = false;
+  let stoppingSince: number | null = null;
   const stop = (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== null) {
+      // Ctrl-C under `npm start` arrives twice (from the terminal and relayed by npm): a repeat
+      // within a second is the same request. A later one means "now".
+      if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
       logger.warn({ signal }, "second signal: exiting now, without draining");
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining");
     app.drain(config.shutdownGraceMs).then(
       () => {

@@ -24,6 +24,9 @@ export interface ConversationServiceDeps {
 }
 
 const DEFAULT_CONVERSATION_PAGE = 50;
+
+/** The contract accepts a UUID in either case; ids are stored in lower case. */
+const canonicalId = (id: string): string => id.toLowerCase();
 const DEFAULT_MESSAGE_PAGE = 100;
 
 export function conversationService({ store, runner, allowedModels }: ConversationServiceDeps): ServiceImpl<typeof ConversationService> {
@@ -42,7 +45,7 @@ export function conversationService({ store, runner, allowedModels }: Conversati
     },
 
     async getConversation(req, ctx) {
-      const record = await store.getConversation(principalOf(ctx).tenant, req.id);
+      const record = await store.getConversation(principalOf(ctx).tenant, canonicalId(req.id));
       if (!record) throw notFound("conversation");
       return create(GetConversationResponseSchema, { conversation: conversationToProto(record) });
     },
@@ -61,7 +64,7 @@ export function conversationService({ store, runner, allowedModels }: Conversati
     },
 
     async deleteConversation(req, ctx) {
-      const result = await store.deleteConversation(principalOf(ctx).tenant, req.id);
+      const result = await store.deleteConversation(principalOf(ctx).tenant, canonicalId(req.id));
       if (result === "not_found") throw notFound("conversation");
       if (result === "busy") throw apiError({ code: Code.FailedPrecondition, message: "a run is active on this conversation; wait for it to end", reason: "RUN_ACTIVE" });
       return create(DeleteConversationResponseSchema, {});
@@ -69,8 +72,9 @@ export function conversationService({ store, runner, allowedModels }: Conversati
 
     async listMessages(req, ctx) {
       const { tenant } = principalOf(ctx);
-      const scope = `messages:${req.conversationId}`;
-      const page = await store.listMessages(tenant, req.conversationId, {
+      const conversationId = canonicalId(req.conversationId);
+      const scope = `messages:${conversationId}`;
+      const page = await store.listMessages(tenant, conversationId, {
         pageSize: pageSize(req.pageSize, DEFAULT_MESSAGE_PAGE),
         afterId: decodePageToken(scope, req.pageToken),
       });
@@ -82,7 +86,7 @@ export function conversationService({ store, runner, allowedModels }: Conversati
     },
 
     streamMessage(req, ctx) {
-      return runner.stream(req, ctx, principalOf(ctx));
+      return runner.stream({ ...req, conversationId: canonicalId(req.conversationId) }, ctx, principalOf(ctx));
     },
   };
 }

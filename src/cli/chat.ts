@@ -45,7 +45,8 @@ function metadataFor(opts: Options): grpc.Metadata {
 
 function describeError(err: unknown): string {
   const e = err as Partial<grpc.ServiceError>;
-  if (typeof e.code === "number") return `${grpc.status[e.code] ?? e.code}: ${e.details ?? e.message ?? ""}`;
+  // grpc-js appends an empty "Resolution note:" to connection errors.
+  if (typeof e.code === "number") return `${grpc.status[e.code] ?? e.code}: ${(e.details ?? e.message ?? "").replace(/\s*Resolution note:\s*$/, "")}`;
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -108,7 +109,9 @@ async function turn(client: Client, opts: Options, conversationId: string, conte
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
+  let parsed;
+  try {
+    parsed = parseArgs({
     allowPositionals: true,
     options: {
       address: { type: "string" },
@@ -120,6 +123,11 @@ async function main(): Promise<number> {
       help: { type: "boolean", short: "h", default: false },
     },
   });
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(USAGE + "\n");
     return 0;
@@ -132,16 +140,21 @@ async function main(): Promise<number> {
     system: values.system,
     json: values.json ?? false,
   };
+  const message = positionals.join(" ").trim();
+  if (positionals.length > 0 && message === "") {
+    process.stderr.write("the message is empty\n");
+    return 2;
+  }
   const client = grpcClientFor(ConversationService, opts.address);
   try {
     const conversationId = opts.conversation ?? (await createConversation(client, opts));
     if (!opts.json) process.stderr.write(`conversation ${conversationId}\n`);
-    const message = positionals.join(" ").trim();
     if (message !== "") {
       await turn(client, opts, conversationId, message);
       return 0;
     }
-    const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: "you> " });
+    // With --json, stdout carries only events: the prompt goes to stderr.
+    const rl = createInterface({ input: process.stdin, output: opts.json ? process.stderr : process.stdout, prompt: "you> " });
     let current: AbortController | null = null;
     rl.on("SIGINT", () => {
       if (current) current.abort();

@@ -78,8 +78,9 @@ export function observeCalls(observers: CallObserver[]): Interceptor {
         end(OK, null);
       } catch (e) {
         finished = true;
-        const err = ConnectError.from(e);
-        end(err.code, err);
+        // A write failing because the caller went away (connect-node over HTTP/1.1) is the caller's cancel.
+        const err = req.signal.aborted ? ConnectError.from(req.signal.reason) : ConnectError.from(e);
+        end(req.signal.aborted && err.code === Code.Unknown ? Code.Canceled : err.code, req.signal.aborted ? null : err);
         throw e;
       } finally {
         // Neither returned nor thrown: the caller stopped reading (cancel, deadline).

@@ -14,9 +14,26 @@ function text(res: ServerResponse, status: number, body: string): void {
   res.end(body + "\n");
 }
 
+/** A call to a method no service has: answered as UNIMPLEMENTED in the caller's protocol. */
+function unimplemented(req: IncomingMessage, res: ServerResponse, path: string): void {
+  const type = req.headers["content-type"] ?? "";
+  const message = `no such method ${path}`;
+  if (type.startsWith("application/grpc")) {
+    // gRPC-Web: HTTP 200 with the status in the headers (a trailers-only response).
+    res.writeHead(200, { "content-type": type, "grpc-status": "12", "grpc-message": encodeURIComponent(message) });
+    res.end();
+    return;
+  }
+  res.writeHead(404, { "content-type": "application/json" });
+  res.end(JSON.stringify({ code: "unimplemented", message }));
+}
+
+const PROBES = new Set(["/healthz", "/readyz", "/metrics"]);
+
 export function probeRoutes(health: HealthRegistry, metrics: HttpRoute | null): HttpRoute {
   return (req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (req.method === "POST" && !PROBES.has(path)) return unimplemented(req, res, path);
     if (req.method !== "GET" && req.method !== "HEAD") return text(res, 405, "method not allowed");
     switch (path) {
       case "/healthz":
