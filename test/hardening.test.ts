@@ -103,3 +103,31 @@ describe("configuration refuses what would go wrong silently", () => {
     }
   });
 });
+
+describe("malformed request bytes over native gRPC", () => {
+  it("are INVALID_ARGUMENT, not INTERNAL, for unary and streaming methods", async () => {
+    const s = await startTestServer();
+    const client = new grpc.Client(s.address, grpc.credentials.createInsecure());
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x07]);
+    const raw = (x: Buffer) => x;
+    try {
+      const unaryErr = await new Promise<grpc.ServiceError | null>((resolve) =>
+        client.makeUnaryRequest("/parley.v1.ConversationService/GetConversation", raw, raw, garbage, (err) => resolve(err)),
+      );
+      expect(unaryErr?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      const streamErr = await new Promise<grpc.ServiceError | null>((resolve) => {
+        const call = client.makeServerStreamRequest("/parley.v1.ConversationService/StreamMessage", raw, raw, garbage);
+        call.on("data", () => {});
+        call.on("error", (e: grpc.ServiceError) => resolve(e));
+        call.on("end", () => resolve(null));
+      });
+      expect(streamErr?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      // The server is fine afterwards.
+      const { err } = await unary(s.grpc.createConversation.bind(s.grpc), { conversation: {} });
+      expect(err).toBeNull();
+    } finally {
+      client.close();
+      await s.close(true);
+    }
+  });
+});

@@ -26,7 +26,7 @@ import {
   invokeUnaryImplementation,
   transformInvokeImplementation,
 } from "@connectrpc/connect/protocol";
-import { grpcMethodPath, grpcServiceDefinition } from "./grpc-definition.js";
+import { grpcMethodPath, grpcServiceDefinition, MalformedRequest } from "./grpc-definition.js";
 import { headersFromMetadata, metadataFromHeaders } from "./grpc-metadata.js";
 import { grpcStatusFor, publicError } from "./grpc-status.js";
 import type { MountedService } from "./mounted-service.js";
@@ -89,7 +89,9 @@ function handlerFor(spec: Spec, options: GrpcAdapterOptions): grpc.UntypedHandle
     case "unary":
       return ((call, callback) => {
         const open = openCall(call, spec.method, options);
-        respondOnce(call, open, callback, invokeUnaryImplementation(spec, open.ctx, call.request, interceptors), options);
+        const request = call.request as unknown;
+        const response = request instanceof MalformedRequest ? Promise.reject(malformed(request)) : invokeUnaryImplementation(spec, open.ctx, call.request, interceptors);
+        respondOnce(call, open, callback, response, options);
       }) satisfies grpc.handleUnaryCall<Msg, Msg>;
     case "client_streaming":
       return ((call, callback) => {
@@ -100,7 +102,7 @@ function handlerFor(spec: Spec, options: GrpcAdapterOptions): grpc.UntypedHandle
     case "server_streaming":
       return ((call) => {
         const open = openCall(call, spec.method, options);
-        const output = transformInvokeImplementation(spec, open.ctx, interceptors)(createAsyncIterable([call.request]));
+        const output = transformInvokeImplementation(spec, open.ctx, interceptors)(wellFormed(createAsyncIterable([call.request])));
         pump(call, open, output, options).catch((err: unknown) => options.onInternalError?.(err, spec.method));
       }) satisfies grpc.handleServerStreamingCall<Msg, Msg>;
     case "bidi_streaming":
@@ -225,9 +227,19 @@ async function firstMessage(output: AsyncIterable<Msg>): Promise<Msg> {
  * handler that stops reading early must not destroy the duplex it still
  * writes its responses to.
  */
+const malformed = (m: MalformedRequest) => new ConnectError(`malformed request message: ${m.reason}`, Code.InvalidArgument);
+
+async function* wellFormed(messages: AsyncIterable<Msg>): AsyncGenerator<Msg> {
+  for await (const message of messages) {
+    if ((message as unknown) instanceof MalformedRequest) throw malformed(message as unknown as MalformedRequest);
+    yield message;
+  }
+}
+
 async function* readRequests(call: ReadableCall, open: OpenCall): AsyncGenerator<Msg> {
   try {
     for await (const message of call.iterator({ destroyOnReturn: false })) {
+      if ((message as unknown) instanceof MalformedRequest) throw malformed(message as unknown as MalformedRequest);
       yield message as Msg;
     }
   } catch (reason) {

@@ -17,6 +17,23 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 
+/**
+ * What the server-side deserializer returns for bytes that are not the
+ * method's request message: grpc-js would answer a throwing deserializer
+ * with INTERNAL, but a malformed request is the caller's INVALID_ARGUMENT.
+ */
+export class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
+function parseRequest<I extends DescMessage>(schema: I, bytes: Buffer): MessageShape<I> | MalformedRequest {
+  try {
+    return fromBinary(schema, bytes);
+  } catch (err) {
+    return new MalformedRequest(err instanceof Error ? err.message : String(err));
+  }
+}
+
 /** The gRPC path of a method: `/pkg.Service/Method`. */
 export function grpcMethodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
@@ -36,7 +53,8 @@ export function grpcMethodDefinition<I extends DescMessage, O extends DescMessag
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (value) => Buffer.from(toBinary(method.input, create(method.input, value))),
-    requestDeserialize: (bytes) => fromBinary(method.input, bytes) as MessageInitShape<I>,
+    // The adapter turns a MalformedRequest into INVALID_ARGUMENT before any handler sees it.
+    requestDeserialize: (bytes) => parseRequest(method.input, bytes) as MessageInitShape<I>,
     responseSerialize: (value) => Buffer.from(toBinary(method.output, create(method.output, value))),
     responseDeserialize: (bytes) => fromBinary(method.output, bytes),
   };
