@@ -3,12 +3,10 @@
  * temp dir, offline model), over grpc-js and Connect.
  */
 import { randomUUID } from "node:crypto";
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { equals, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { equals, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BadRequestSchema, ErrorInfoSchema, type BadRequest, type ErrorInfo } from "../gen/google/rpc/error_details_pb.js";
-import { StatusSchema } from "../gen/google/rpc/status_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { ConversationSchema, Role, type Conversation, type Message } from "../gen/parley/v1/conversation_pb.js";
 import type { RunEvent } from "../gen/parley/v1/events_pb.js";
 import type {
@@ -20,6 +18,7 @@ import type {
 } from "../gen/parley/v1/conversation_service_pb.js";
 import type { Client } from "@connectrpc/connect";
 import { bearer, grpc, startTestServer, unary, type TestServer } from "./helpers/server.js";
+import { detailsOf, type Details } from "./helpers/errors.js";
 
 // ---------------------------------------------------------------------------
 // Fixtures and helpers
@@ -36,24 +35,13 @@ type StreamRequest = MessageInitShape<typeof StreamMessageRequestSchema>;
 type ListConversationsRequest = MessageInitShape<typeof ListConversationsRequestSchema>;
 type ListMessagesRequest = MessageInitShape<typeof ListMessagesRequestSchema>;
 
-/** Decoded google.rpc details of a grpc-js error (from the grpc-status-details-bin trailer). */
-interface ErrorDetails {
-  badRequest: BadRequest | undefined;
-  errorInfo: ErrorInfo | undefined;
-}
+type ErrorDetails = Details;
 
+/** The shared decoder, plus the check that the trailer's Status agrees with the call's code. */
 function grpcDetails(err: grpc.ServiceError): ErrorDetails {
-  const [bin] = err.metadata.get("grpc-status-details-bin");
-  if (bin === undefined) return { badRequest: undefined, errorInfo: undefined };
-  const status = fromBinary(StatusSchema, typeof bin === "string" ? Buffer.from(bin, "base64") : bin);
-  expect(status.code).toBe(err.code);
-  let badRequest: BadRequest | undefined;
-  let errorInfo: ErrorInfo | undefined;
-  for (const any of status.details) {
-    badRequest ??= anyUnpack(any, BadRequestSchema);
-    errorInfo ??= anyUnpack(any, ErrorInfoSchema);
-  }
-  return { badRequest, errorInfo };
+  const d = detailsOf(err);
+  if (d.statusCode !== undefined) expect(d.statusCode).toBe(err.code);
+  return d;
 }
 
 /** Asserts a grpc-js error has `code` (and, for INVALID_ARGUMENT, names `field`); returns its details. */

@@ -28,14 +28,8 @@ export class EventChannel<T> {
   /** One timer per channel, re-armed in place for each wait: a paced stream waits once per event. */
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly spaceWaiters: Array<() => void> = [];
-  /** The most bytes ever queued; a test and a gauge read it. */
-  highWaterBytes = 0;
 
   constructor(private readonly opts: ChannelOptions<T>) {}
-
-  get queuedBytes(): number {
-    return this.bytes;
-  }
 
   /** Queues a value; the returned promise resolves when the producer may go on. */
   push(value: T): Promise<void> | void {
@@ -51,7 +45,6 @@ export class EventChannel<T> {
       this.queue.push(value);
       this.bytes += this.opts.sizeOf(value);
     }
-    if (this.bytes > this.highWaterBytes) this.highWaterBytes = this.bytes;
     this.wakeReader();
     if (this.bytes < this.opts.maxBytes) return;
     return this.waitForSpace();
