@@ -50,11 +50,13 @@ export function guard<S extends DescService>(service: S, impl: ServiceImpl<S>, d
       if (deps.auth) ctx.values.set(principalKey, deps.auth.authenticate(ctx.requestHeader));
     };
     if (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming") {
-      guarded[method.localName] = async function* (input: unknown, ctx: HandlerContext) {
+      // A plain function, not a generator wrapping the handler's: every message of the stream
+      // would climb through one more generator layer. Connect invokes handlers inside its own
+      // async function, so a refusal thrown here still ends the stream with its status.
+      guarded[method.localName] = (input: unknown, ctx: HandlerContext) => {
         authenticate(ctx);
         if (!streamingInput) check(deps.validator, method.input, input);
-        const source = streamingInput ? checkEach(deps.validator, method.input, input as AsyncIterable<unknown>) : input;
-        yield* handler(source, ctx) as AsyncIterable<unknown>;
+        return handler(streamingInput ? checkEach(deps.validator, method.input, input as AsyncIterable<unknown>) : input, ctx);
       };
     } else {
       guarded[method.localName] = async (input: unknown, ctx: HandlerContext) => {

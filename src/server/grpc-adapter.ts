@@ -10,7 +10,7 @@
 // @connectrpc/connect exactly.
 import type { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
-import type { DescMessage, DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
+import { create, isMessage, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -20,6 +20,8 @@ import {
   type Interceptor,
   type MethodImplSpec,
   type ServiceImpl,
+  type StreamRequest,
+  type StreamResponse,
 } from "@connectrpc/connect";
 import {
   createAsyncIterable,
@@ -102,7 +104,8 @@ function handlerFor(spec: Spec, options: GrpcAdapterOptions): grpc.UntypedHandle
     case "server_streaming":
       return ((call) => {
         const open = openCall(call, spec.method, options);
-        const output = transformInvokeImplementation(spec, open.ctx, interceptors)(wellFormed(createAsyncIterable([call.request])));
+        const request = call.request as unknown;
+        const output = request instanceof MalformedRequest ? rejecting(malformed(request)) : invokeServerStreaming(spec, open.ctx, call.request, interceptors);
         pump(call, open, output, options).catch((err: unknown) => options.onInternalError?.(err, spec.method));
       }) satisfies grpc.handleServerStreamingCall<Msg, Msg>;
     case "bidi_streaming":
@@ -229,11 +232,80 @@ async function firstMessage(output: AsyncIterable<Msg>): Promise<Msg> {
  */
 const malformed = (m: MalformedRequest) => new ConnectError(`malformed request message: ${m.reason}`, Code.InvalidArgument);
 
-async function* wellFormed(messages: AsyncIterable<Msg>): AsyncGenerator<Msg> {
-  for await (const message of messages) {
-    if ((message as unknown) instanceof MalformedRequest) throw malformed(message as unknown as MalformedRequest);
-    yield message;
-  }
+async function* rejecting(error: ConnectError): AsyncGenerator<Msg> {
+  yield* [];
+  throw error;
+}
+
+/**
+ * A server-streaming call through the interceptors, as Connect's
+ * `transformInvokeImplementation` does it, but without its generator layers:
+ * that function is down-levelled to `__asyncGenerator`/`__asyncDelegator`
+ * helpers that cost several promises per message, and every event of every
+ * turn passes through here. The request and response shapes are Connect's
+ * (`StreamRequest`/`StreamResponse`), so interceptors see the same call on
+ * both engines.
+ */
+function invokeServerStreaming(spec: Extract<Spec, { kind: "server_streaming" }>, ctx: HandlerContextController, input: Msg, interceptors: Interceptor[]): AsyncIterable<Msg> {
+  const { method } = spec;
+  const output = method.output;
+  const request = createAsyncIterable([input]);
+  const anyFn = async (req: StreamRequest<DescMessage>): Promise<StreamResponse<DescMessage, DescMessage>> => {
+    // An interceptor may have replaced the request; then read its one message, as Connect does.
+    const message = req.message === request ? input : await onlyMessage(req.message);
+    return {
+      stream: true,
+      service: method.parent,
+      method,
+      header: ctx.responseHeader,
+      trailer: ctx.responseTrailer,
+      message: spec.impl(message, { ...ctx, service: req.service, requestHeader: req.header, signal: req.signal, values: req.contextValues }) as AsyncIterable<Msg>,
+    };
+  };
+  const next = interceptors.reduceRight<StreamingHandlerFn>((fn, interceptor) => interceptor(fn as never) as StreamingHandlerFn, anyFn);
+  return {
+    [Symbol.asyncIterator]() {
+      let messages: AsyncIterator<Msg> | undefined;
+      let trailer: Headers | undefined;
+      const start = async (): Promise<AsyncIterator<Msg>> => {
+        const res = await next({
+          stream: true, service: method.parent, method, requestMethod: ctx.requestMethod, url: ctx.url,
+          signal: ctx.signal, header: ctx.requestHeader, contextValues: ctx.values, message: request,
+        });
+        copyHeaders(res.header, ctx.responseHeader);
+        trailer = res.trailer;
+        return (messages = (res.message as AsyncIterable<Msg>)[Symbol.asyncIterator]());
+      };
+      const settle = (result: IteratorResult<Msg>): IteratorResult<Msg> => {
+        if (result.done === true) {
+          if (trailer) copyHeaders(trailer, ctx.responseTrailer);
+          return result;
+        }
+        const value = result.value;
+        return isMessage(value, output) ? result : { done: false, value: create(output, value as MessageInitShape<DescMessage>) };
+      };
+      return {
+        next: () => (messages ? messages.next() : start().then((it) => it.next())).then(settle),
+        return: (value?: unknown) => messages?.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
+      };
+    },
+  };
+}
+
+async function onlyMessage(messages: AsyncIterable<Msg>): Promise<Msg> {
+  const it = messages[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done === true) throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
+  if ((await it.next()).done !== true) throw new ConnectError("protocol error: received extra input message for server-streaming method", Code.Unimplemented);
+  return first.value;
+}
+
+type StreamingHandlerFn = (req: StreamRequest<DescMessage>) => Promise<StreamResponse<DescMessage, DescMessage>>;
+
+function copyHeaders(from: Headers, to: Headers): void {
+  if (from === to) return;
+  for (const key of [...to.keys()]) to.delete(key);
+  from.forEach((value, key) => to.set(key, value));
 }
 
 async function* readRequests(call: ReadableCall, open: OpenCall): AsyncGenerator<Msg> {

@@ -34,6 +34,11 @@ function parseRequest<I extends DescMessage>(schema: I, bytes: Buffer): MessageS
   }
 }
 
+/** The encoder's fresh array as a Buffer without copying it: every streamed event is serialized here. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** The gRPC path of a method: `/pkg.Service/Method`. */
 export function grpcMethodPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
@@ -55,7 +60,7 @@ export function grpcMethodDefinition<I extends DescMessage, O extends DescMessag
     requestSerialize: (value) => Buffer.from(toBinary(method.input, create(method.input, value))),
     // The adapter turns a MalformedRequest into INVALID_ARGUMENT before any handler sees it.
     requestDeserialize: (bytes) => parseRequest(method.input, bytes) as MessageInitShape<I>,
-    responseSerialize: (value) => Buffer.from(toBinary(method.output, create(method.output, value))),
+    responseSerialize: (value) => asBuffer(toBinary(method.output, create(method.output, value))),
     responseDeserialize: (bytes) => fromBinary(method.output, bytes),
   };
 }
