@@ -11,9 +11,9 @@
  * invalid and never runs.
  */
 import { AIMessage, AIMessageChunk, type InvalidToolCall, type ToolCall, type ToolCallChunk } from "@langchain/core/messages";
-import { v7 as uuidv7 } from "uuid";
+import { newId } from "../ids.js";
 
-const newId = () => `call_${uuidv7().replace(/-/g, "")}`;
+const newCallId = () => `call_${newId().replace(/-/g, "")}`;
 
 interface RawCall {
   id: string | undefined;
@@ -61,7 +61,7 @@ export function normalizeToolCalls(message: AIMessage): AIMessage {
   const toolCalls: ToolCall[] = [];
   const invalid: InvalidToolCall[] = [];
   for (const c of raw) {
-    const id = c.id || newId();
+    const id = c.id || newCallId();
     const parsed = parseArguments(c.args);
     if (parsed.ok && c.name !== "") toolCalls.push({ id, name: c.name, args: parsed.args, type: "tool_call" });
     else invalid.push({ id, name: c.name, args: c.args, error: parsed.ok ? "the call names no tool" : parsed.error, type: "invalid_tool_call" });

@@ -1,7 +1,7 @@
 /** ConversationService handlers: requests to store calls and runs; records to messages. */
 import { create } from "@bufbuild/protobuf";
 import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { v7 as uuidv7 } from "uuid";
+import { newId } from "../ids.js";
 import {
   ConversationService,
   CreateConversationResponseSchema,
@@ -39,7 +39,7 @@ export function conversationService({ store, runner, allowedModels }: Conversati
         throw invalidArgument([{ field: "conversation.model", description: `model "${c.model}" is not allowed; allowed: ${allowedModels.join(", ")}` }]);
       }
       const record = await store.createConversation({
-        id: uuidv7(), tenant, title: c.title, systemPrompt: c.systemPrompt, model: c.model, metadata: c.metadata, createTime: new Date(),
+        id: newId(), tenant, title: c.title, systemPrompt: c.systemPrompt, model: c.model, metadata: c.metadata, createTime: new Date(),
       });
       return create(CreateConversationResponseSchema, { conversation: conversationToProto(record) });
     },

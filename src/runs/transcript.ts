@@ -4,7 +4,7 @@
  * its caller saw; a tool call that never got a result is closed with an
  * error result, so the history stays valid for strict providers.
  */
-import { v7 as uuidv7 } from "uuid";
+import { newId } from "../ids.js";
 import type { FinishReason, NewMessage, StoredToolCall, Usage } from "../store/store.js";
 import { addUsage } from "../agent/usage.js";
 
@@ -108,7 +108,7 @@ export class Transcript {
       for (const call of step.toolCalls) {
         const result = this.results.get(call.id);
         out.push({
-          id: result?.messageId ?? uuidv7(),
+          id: result?.messageId ?? newId(),
           role: "tool",
           content: result?.content ?? "Error: the run ended before the tool returned.",
           toolCalls: [],

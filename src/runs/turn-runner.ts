@@ -6,7 +6,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { v7 as uuidv7 } from "uuid";
+import { newId } from "../ids.js";
 import type { Logger } from "pino";
 import { Code as RpcCode } from "../../gen/google/rpc/code_pb.js";
 import { RunEventSchema } from "../../gen/parley/v1/events_pb.js";
@@ -151,8 +151,8 @@ export class TurnRunner {
       const deadlineAt = Math.min(arrivedAt + settings.turnTimeoutMs, callerTimeout === undefined ? Number.POSITIVE_INFINITY : arrivedAt + callerTimeout);
       const debugEvents = req.includeDebug && principal.admin;
 
-      const runId = uuidv7();
-      const userMessageId = uuidv7();
+      const runId = newId();
+      const userMessageId = newId();
       const start = await store.startRun({
         tenant,
         conversationId: conv.id,
@@ -226,7 +226,7 @@ export class TurnRunner {
         outputSent: () => stepOutput,
         debug: (kind, note, attributes) => (debugEvents ? channel.push({ type: "debug", kind, note, attributes }) : undefined),
         stepStart: () => {
-          messageId = uuidv7();
+          messageId = newId();
           stepOutput = false;
           return channel.push({ type: "step_start", messageId });
         },
@@ -249,7 +249,7 @@ export class TurnRunner {
           }
           return channel.push({ type: "step_end", messageId, step });
         },
-        toolEnd: (outcome) => channel.push({ type: "tool_end", messageId: uuidv7(), outcome }),
+        toolEnd: (outcome) => channel.push({ type: "tool_end", messageId: newId(), outcome }),
       };
 
       const input = buildModelInput(conv.systemPrompt, await store.history(tenant, conv.id), settings.maxHistoryMessages);
@@ -327,7 +327,7 @@ export class TurnRunner {
               firstTokenAt ??= performance.now();
               out.push(event({ case: "chunk", value: { messageId: e.messageId, text: e.step.text } }));
             }
-            const calls: StoredToolCall[] = e.step.toolCalls.map((c) => ({ id: c.id || `call_${uuidv7()}`, name: c.name, args: c.args }));
+            const calls: StoredToolCall[] = e.step.toolCalls.map((c) => ({ id: c.id || `call_${newId()}`, name: c.name, args: c.args }));
             transcript.endStep(calls, e.step.usage, normalizeFinishReason(e.step.finishReason), e.step.model || model);
             for (const [i, call] of calls.entries()) {
               out.push(event({ case: "toolCall", value: toolCallToProto(call) }));
@@ -335,7 +335,7 @@ export class TurnRunner {
               if (parsed && parsed.args === null) {
                 // The tool never runs on arguments that are not JSON; the caller and the history get an error result.
                 const content = `Error: the arguments for ${call.name} are not valid JSON (${parsed.error ?? "unparseable"})`;
-                const resultId = uuidv7();
+                const resultId = newId();
                 transcript.addToolResult({ messageId: resultId, callId: call.id, name: call.name, content, isError: true });
                 out.push(event({ case: "toolResult", value: { callId: call.id, name: call.name, content, isError: true, messageId: resultId } }));
               }
