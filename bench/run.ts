@@ -19,7 +19,7 @@ import { fmt, kb, mb, ratio, type Distribution } from "./lib/stats.js";
 import { loadAverage, machine, machineBusyMicros } from "./lib/system.js";
 import type { LoadTask } from "./load.js";
 
-const SCENARIOS = ["policy", "ttft", "turns", "chunks", "memory", "soak", "health", "slow-reader"] as const;
+const SCENARIOS = ["policy", "store", "ttft", "turns", "chunks", "memory", "soak", "health", "slow-reader"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -115,6 +115,7 @@ function paramsFor(o: Options) {
   return {
     phaseCapS: cap,
     policy: { iterations: q ? 20_000 : 200_000, warmup: q ? 5_000 : 20_000 },
+    store: { turns: q ? 1000 : 10_000, warmup: q ? 200 : 1000 },
     inprocess: { concurrency: o.concurrency ?? 50, count: q ? 200 : 5000, warmup: q ? 50 : 300, longTurns: q ? 1 : 5 },
     ttft: {
       simTtftMs: 50,
@@ -409,6 +410,12 @@ interface PolicyOut {
   bareCpuUs: number;
   policyCpuUs: number;
   overheadCpuUs: number;
+}
+
+interface StoreOut {
+  turns: number;
+  cpuPerTurnUs: number;
+  perTurnUs: Distribution;
 }
 
 // ------------------------------------------------------------------ baselines shared by scenarios
@@ -798,8 +805,16 @@ async function slowReaderScenario(sc: Scenario, p: Params): Promise<void> {
   sc.note(`The slow reader and the vanishing client are raw node:http2 clients in the load process: after the background load ran alone for a while, the reader stops reading (HTTP/2 flow control, 64 KB window) after its first messages; the other destroys its TCP socket after its first messages (no RST_STREAM, no GOAWAY). The reader resumes a few seconds later and reads what was buffered and the final status. PARLEY_SLOW_READER_TIMEOUT_MS=${p.slowReader.slowReaderTimeoutMs}. Stored state read from the SQLite file (runs table) and ListMessages.`);
 }
 
+async function storeScenario(sc: Scenario, p: Params): Promise<void> {
+  const r = await runJsonChild<StoreOut>(sc, "store microbenchmark", "bench/store.ts", p.store);
+  sc.raw["store"] = r;
+  sc.figure({ name: "store CPU per turn (getConversation, startRun, history, finishRun)", value: r.cpuPerTurnUs, unit: "µs", note: `p50 ${fmt(r.perTurnUs.p50)} µs, p99 ${fmt(r.perTurnUs.p99)} µs over ${r.turns} turns` });
+  sc.note("The calls a first turn makes, on the SQLite store the server opens (src/store/sqlite.ts: WAL, statement cache), on a fresh file in one process, sequentially after a warm-up; process.cpuUsage() around each turn's calls. Part of the `turns` figure's server CPU, measured alone.");
+}
+
 const RUNNERS: Record<ScenarioName, { title: string; run: (sc: Scenario, p: Params) => Promise<void> }> = {
   policy: { title: "resilience policy overhead per model call", run: policyScenario },
+  store: { title: "store CPU per turn", run: storeScenario },
   ttft: { title: "added time to first token", run: ttftScenario },
   turns: { title: "full turns per second", run: turnsScenario },
   chunks: { title: "chunk events per second, long answer", run: chunksScenario },
