@@ -14,7 +14,6 @@ import { create, isMessage, type DescMessage, type DescMethod, type DescService,
 import {
   Code,
   ConnectError,
-  createHandlerContext,
   createServiceImplSpec,
   type ContextValues,
   type Interceptor,
@@ -28,6 +27,7 @@ import {
   invokeUnaryImplementation,
   transformInvokeImplementation,
 } from "@connectrpc/connect/protocol";
+import { createCallContext, type CallContext } from "./call-context.js";
 import { grpcMethodPath, grpcServiceDefinition, MalformedRequest } from "./grpc-definition.js";
 import { headersFromMetadata, metadataFromHeaders } from "./grpc-metadata.js";
 import { grpcStatusFor, publicError } from "./grpc-status.js";
@@ -35,7 +35,7 @@ import type { MountedService } from "./mounted-service.js";
 
 type Msg = MessageShape<DescMessage>;
 type Spec = MethodImplSpec;
-type HandlerContextController = ReturnType<typeof createHandlerContext>;
+type HandlerContextController = CallContext;
 
 export type GrpcServerCall =
   | grpc.ServerUnaryCall<Msg, Msg>
@@ -117,12 +117,32 @@ function handlerFor(spec: Spec, options: GrpcAdapterOptions): grpc.UntypedHandle
   }
 }
 
+/**
+ * Whether grpc-js ended the call, and why. A plain latch rather than an
+ * AbortController: a call already pays for the handler context's signals, and
+ * on Node 20 every controller, listener and default abort reason (a
+ * DOMException with its stack) is measurable per call.
+ */
+interface CallEnded {
+  aborted: boolean;
+  reason: unknown;
+  /** The one waiter (the pump waiting for 'drain'), woken when the call ends. */
+  wake: (() => void) | null;
+}
+
+/**
+ * The context's signal aborts when a call is over, as on connect-node. With
+ * no reason Node would build a DOMException (and its stack trace) for every
+ * call that succeeded; this one is made once.
+ */
+const callOver = new ConnectError("the call is over", Code.Canceled);
+
 /** The per-call state shared by the four call shapes. */
 interface OpenCall {
   readonly method: DescMethod;
   readonly ctx: HandlerContextController;
-  /** Aborted once grpc-js ended the call without us (client cancel, deadline, connection loss). */
-  readonly ended: AbortSignal;
+  /** Set once grpc-js ended the call without us (client cancel, deadline, connection loss). */
+  readonly ended: CallEnded;
   /** Claims the right to send the status; false if the call already ended. */
   finish(error?: ConnectError): boolean;
 }
@@ -140,28 +160,27 @@ function withGrpcContentType(headers: Headers): Headers {
 function openCall(call: GrpcServerCall, method: DescMethod, options: GrpcAdapterOptions): OpenCall {
   const deadline = call.getDeadline();
   const deadlineAt = deadline instanceof Date ? deadline.getTime() : deadline;
-  const timeoutMs = Number.isFinite(deadlineAt) ? Math.max(0, deadlineAt - Date.now()) : undefined;
-  const ctx = createHandlerContext({
-    service: method.parent,
+  const hasDeadline = Number.isFinite(deadlineAt);
+  const ctx = createCallContext({
     method,
-    protocolName: "grpc",
-    requestMethod: "POST",
     url: `http://${call.getHost()}${grpcMethodPath(method)}`,
-    timeoutMs,
+    deadlineAt: hasDeadline ? deadlineAt : undefined,
     shutdownSignal: options.shutdownSignal,
     requestHeader: withGrpcContentType(headersFromMetadata(call.metadata)),
     contextValues: options.contextValues?.(call),
   });
-  const ended = new AbortController();
+  const ended: CallEnded = { aborted: false, reason: undefined, wake: null };
   let finished = false;
   const onCancelled = () => {
     if (finished) return;
     finished = true;
     const reason =
-      timeoutMs !== undefined && Date.now() >= deadlineAt - deadlineToleranceMs
+      hasDeadline && Date.now() >= deadlineAt - deadlineToleranceMs
         ? new ConnectError("the operation timed out", Code.DeadlineExceeded)
         : new ConnectError("the client cancelled the call", Code.Canceled);
-    ended.abort(reason);
+    ended.aborted = true;
+    ended.reason = reason;
+    ended.wake?.();
     ctx.abort(reason);
   };
   // grpc-js emits "cancelled" after every status it sends, OK ones included;
@@ -172,13 +191,12 @@ function openCall(call: GrpcServerCall, method: DescMethod, options: GrpcAdapter
   return {
     method,
     ctx,
-    ended: ended.signal,
+    ended,
     finish(error) {
       if (finished) return false;
       finished = true;
-      // As connect-node: the signal aborts when the call is over, with the
-      // error if it failed; this also clears the deadline timer.
-      ctx.abort(error);
+      // As connect-node: the signal aborts when the call is over, with the error if it failed.
+      ctx.abort(error ?? callOver);
       return true;
     },
   };
@@ -362,18 +380,18 @@ async function pump(call: WritableCall, open: OpenCall, output: AsyncIterable<Ms
 }
 
 /** Resolves on 'drain', or when the call can no longer be written to. */
-function writable(call: WritableCall, ended: AbortSignal): Promise<void> {
+function writable(call: WritableCall, ended: CallEnded): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off("drain", done);
       call.off("close", done);
-      ended.removeEventListener("abort", done);
+      ended.wake = null;
       resolve();
     };
     if (ended.aborted) return resolve();
     call.on("drain", done);
     call.on("close", done);
-    ended.addEventListener("abort", done);
+    ended.wake = done;
   });
 }
 
