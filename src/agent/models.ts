@@ -3,8 +3,8 @@
  * (name, temperature, max tokens) and cached by the agent factory.
  */
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { ChatOpenAI } from "@langchain/openai";
 import { OfflineChatModel, OfflineModelStats } from "./offline/model.js";
+import { ReusingChatOpenAI } from "./openai/chat-model.js";
 import { normalizingFetch } from "./openai/normalizing-fetch.js";
 
 export interface ModelSpec {
@@ -31,7 +31,7 @@ export function openaiModels(opts: { apiKey: string | undefined; baseUrl: string
   return {
     provider: "openai",
     create: (spec) =>
-      new ChatOpenAI({
+      new ReusingChatOpenAI({
         model: spec.model,
         // Local OpenAI-compatible servers accept any key; the SDK insists on one.
         apiKey: opts.apiKey ?? "not-needed",

@@ -90,6 +90,21 @@ function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
 
+/**
+ * Resolves once the producer may go on and the event loop has had a turn.
+ *
+ * A model's answer often arrives as one burst (many SSE lines in one read):
+ * the SDK then parses every token in one run of microtasks, and the reader's
+ * write of the first chunk — which reaches the socket only when the event
+ * loop gets to HTTP/2's pending writes — waits for the whole burst, and for
+ * the step's end. Pausing the producer for one event-loop turn at a step's
+ * first text lets that chunk leave first; later deltas merge as usual.
+ */
+async function untilWritten(pushed: Promise<void> | void): Promise<void> {
+  await pushed;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 type EventBody = NonNullable<MessageInitShape<typeof RunEventSchema>["event"]>;
 
 export class TurnRunner {
@@ -220,6 +235,7 @@ export class TurnRunner {
       let messageId = "";
       let heldSurrogate = "";
       let stepOutput = false;
+    let stepFlushed = false;
       const hooks: TurnHooks = {
         deadlineAt,
         traceContext,
@@ -228,6 +244,7 @@ export class TurnRunner {
         stepStart: () => {
           messageId = newId();
           stepOutput = false;
+        stepFlushed = false;
           return channel.push({ type: "step_start", messageId });
         },
         text: (delta) => {
@@ -239,7 +256,11 @@ export class TurnRunner {
             heldSurrogate = text.slice(-1);
             text = text.slice(0, -1);
           }
-          if (text !== "") return channel.push({ type: "text", messageId, text });
+        if (text === "") return;
+        const pushed = channel.push({ type: "text", messageId, text });
+        if (stepFlushed) return pushed;
+        stepFlushed = true;
+        return untilWritten(pushed);
         },
         stepEnd: async (step) => {
           if (heldSurrogate !== "") {
