@@ -235,7 +235,7 @@ export class TurnRunner {
       let messageId = "";
       let heldSurrogate = "";
       let stepOutput = false;
-    let stepFlushed = false;
+      let stepFlushed = false;
       const hooks: TurnHooks = {
         deadlineAt,
         traceContext,
@@ -244,7 +244,7 @@ export class TurnRunner {
         stepStart: () => {
           messageId = newId();
           stepOutput = false;
-        stepFlushed = false;
+          stepFlushed = false;
           return channel.push({ type: "step_start", messageId });
         },
         text: (delta) => {
@@ -256,11 +256,11 @@ export class TurnRunner {
             heldSurrogate = text.slice(-1);
             text = text.slice(0, -1);
           }
-        if (text === "") return;
-        const pushed = channel.push({ type: "text", messageId, text });
-        if (stepFlushed) return pushed;
-        stepFlushed = true;
-        return untilWritten(pushed);
+          if (text === "") return;
+          const pushed = channel.push({ type: "text", messageId, text });
+          if (stepFlushed) return pushed;
+          stepFlushed = true;
+          return untilWritten(pushed);
         },
         stepEnd: async (step) => {
           if (heldSurrogate !== "") {
