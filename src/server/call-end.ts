@@ -13,10 +13,16 @@ export type StatusCode = Code | 0;
 
 export const OK = 0;
 
-/** The gRPC name of a status code: "OK", "CANCELLED", "UNAVAILABLE". */
+const statusNames = new Map<StatusCode, string>();
+
+/** The gRPC name of a status code: "OK", "CANCELLED", "UNAVAILABLE". Kept per code: every call ends with one. */
 export function statusName(code: StatusCode): string {
-  if (code === OK) return "OK";
-  return (Code[code] ?? "UNKNOWN").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase().replace("CANCELED", "CANCELLED");
+  let name = statusNames.get(code);
+  if (name === undefined) {
+    name = code === OK ? "OK" : (Code[code] ?? "UNKNOWN").replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase().replace("CANCELED", "CANCELLED");
+    statusNames.set(code, name);
+  }
+  return name;
 }
 
 type UnaryRequest = Parameters<Parameters<Interceptor>[0]>[0];
