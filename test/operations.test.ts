@@ -58,7 +58,9 @@ function check(health: ReturnType<typeof grpcClientFor<typeof Health>>, service 
   return unary(health.check.bind(health), { service });
 }
 
-describe("draining shutdown on SIGTERM", () => {
+// Each of these starts the real entry point through tsx (seconds on a loaded 2-core machine) and
+// holds a turn through a grace period of seconds: more than the default 20 s a test gets.
+describe("draining shutdown on SIGTERM", { timeout: 60_000 }, () => {
   it("NOT_SERVING at once, Watch told then ended, new calls UNAVAILABLE, the long turn completes, dead clients cut, exit 0", async () => {
     const p = await startProcess({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "20", PARLEY_SHUTDOWN_GRACE_MS: "10000" });
     const address = `127.0.0.1:${p.port}`;

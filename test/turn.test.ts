@@ -180,21 +180,28 @@ describe.each(PROVIDERS)("cancel and deadline ($name)", (provider) => {
   });
 
   it("a cancel before the tool call runs no tool and leaves a valid history", async () => {
-    const id = await newConversation(s);
-    const call = s.grpc.streamMessage({ conversationId: id, content: "what is 2+2?" });
-    const { events } = await drainGrpc(call, (e) => {
-      if (e.event.case === "started") call.cancel();
-    });
-    expect(kinds(events)).toEqual(["started"]);
-    await eventually(async () => {
-      const r = await s.app.store.getRun("local", events[0]!.runId);
-      return r && r.status === "cancelled";
-    });
-    const { res } = await unary(s.grpc.listMessages.bind(s.grpc), { conversationId: id });
-    expect(res!.messages.filter((m) => m.role === Role.TOOL)).toHaveLength(0);
-    // The conversation is usable again at once.
-    const next = await drainGrpc(s.grpc.streamMessage({ conversationId: id, content: "what is 2+2?" }));
-    expect(kinds(next.events).at(-1)).toBe("complete");
+    // The tool call comes one token's time after "started": 200 ms leaves the cancel room to
+    // arrive first even on a loaded CI machine (the suite's 20 ms did not always).
+    const slow = await provider.start({ PARLEY_OFFLINE_TOKEN_DELAY_MS: "200" });
+    try {
+      const id = await newConversation(slow);
+      const call = slow.grpc.streamMessage({ conversationId: id, content: "what is 2+2?" });
+      const { events } = await drainGrpc(call, (e) => {
+        if (e.event.case === "started") call.cancel();
+      });
+      expect(kinds(events)).toEqual(["started"]);
+      await eventually(async () => {
+        const r = await slow.app.store.getRun("local", events[0]!.runId);
+        return r && r.status === "cancelled";
+      });
+      const { res } = await unary(slow.grpc.listMessages.bind(slow.grpc), { conversationId: id });
+      expect(res!.messages.filter((m) => m.role === Role.TOOL)).toHaveLength(0);
+      // The conversation is usable again at once.
+      const next = await drainGrpc(slow.grpc.streamMessage({ conversationId: id, content: "what is 2+2?" }));
+      expect(kinds(next.events).at(-1)).toBe("complete");
+    } finally {
+      await slow.close(true);
+    }
   });
 
   it("a short deadline ends DEADLINE_EXCEEDED and stores the run as failed with its partial text", async () => {
