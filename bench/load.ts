@@ -91,6 +91,8 @@ export interface HoldTask {
   /** Health checks to time while the streams are open (0: none). */
   healthChecks: number;
   healthGapMs: number;
+  /** Back-to-back Checks before the streams open, for the server's CPU per unary call (0: none). */
+  healthBurst?: number;
 }
 
 export interface SlowReaderTask {
@@ -492,11 +494,18 @@ async function runHold(task: HoldTask) {
   const rssBefore = await steadyRss(task.serverPid);
   const cpuBefore = cpuMicros(task.serverPid);
   let healthIdle: Distribution | undefined;
+  let unaryCpuUs: number | undefined;
   const hc = task.healthChecks > 0 ? healthClient(task.address) : undefined;
   if (hc) {
     await new Promise<void>((resolve, reject) => hc.waitForReady(new Date(Date.now() + 10_000), (err) => (err ? reject(err) : resolve())));
     for (let i = 0; i < 20; i++) await healthCheck(hc);
     healthIdle = (await timeHealth(hc, task.healthChecks, task.healthGapMs)).latency;
+    if (task.healthBurst) {
+      // Four in flight, so the server is busy the whole window and its CPU is the calls'.
+      const c0 = cpuMicros(task.serverPid);
+      for (let i = 0; i < task.healthBurst; i += 4) await Promise.all([healthCheck(hc), healthCheck(hc), healthCheck(hc), healthCheck(hc)]);
+      unaryCpuUs = (cpuMicros(task.serverPid) - c0) / task.healthBurst;
+    }
   }
 
   log(`opening ${task.streams} streams`);
@@ -550,6 +559,7 @@ async function runHold(task: HoldTask) {
     openCpuUs: cpuAfterOpen - cpuBefore,
     endStatuses: countBy(held.map((h) => h.status ?? "still open")),
     healthIdleMs: healthIdle,
+    unaryCpuUs,
     healthMs: health,
     healthFailures,
   };

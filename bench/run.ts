@@ -134,7 +134,7 @@ function paramsFor(o: Options) {
       paced: { concurrency: q ? 10 : 50, turns: q ? 10 : 100, message: q ? "count to 1000" : "count to 2000", tokenDelayMs: 1 },
     },
     memory: { streams: q ? 1000 : 10_000, perChannel: 100, warmStreams: 20, settleMs: q ? 1000 : 3000 },
-    health: { streams: q ? 200 : 1000, checks: q ? 100 : 1000, gapMs: 5 },
+    health: { streams: q ? 200 : 1000, checks: q ? 100 : 1000, gapMs: 5, burst: q ? 4000 : 20_000 },
     soak: { checkpoints: o.soakTurns ?? (q ? [150, 600] : [10_000, 100_000]), concurrency: 50, capS: o.durationS ?? (q ? 60 : 1800) },
     slowReader: { durationS: q ? 4 : 15, backgroundOnlyS: q ? 2 : 10, backgroundConcurrency: 8, slowReaderTimeoutMs: q ? 2000 : 5000 },
   };
@@ -375,6 +375,7 @@ interface HoldOut {
   healthIdleMs?: Distribution;
   healthMs?: Distribution;
   healthFailures: number;
+  unaryCpuUs?: number;
 }
 
 interface SlowOut {
@@ -746,6 +747,7 @@ async function healthScenario(sc: Scenario, p: Params): Promise<void> {
       openTimeoutS: 120,
       healthChecks: p.health.checks,
       healthGapMs: p.health.gapMs,
+      healthBurst: p.health.burst,
     });
   } finally {
     await stopServer(sc, server);
@@ -756,6 +758,7 @@ async function healthScenario(sc: Scenario, p: Params): Promise<void> {
   sc.figure({ name: `health Check p99 with ${r.openAfterHealth} streams open`, value: h?.p99 ?? null, unit: "ms", target: "≤ 5 ms", met: at(h?.p99 ?? NaN, 5), note: `p50 ${fmt(h?.p50)} ms, max ${fmt(h?.max)} ms, ${r.healthFailures} failed` });
   sc.figure({ name: "health Check p99 with no stream open (baseline)", value: idle?.p99 ?? null, unit: "ms", note: `p50 ${fmt(idle?.p50)} ms` });
   sc.figure({ name: "ratio p99 loaded / idle", value: ratio(h?.p99 ?? NaN, idle?.p99 ?? NaN), unit: "×" });
+  sc.figure({ name: "server CPU per health Check, no stream open", value: r.unaryCpuUs ?? null, unit: "µs", note: `${p.health.burst} Checks back to back, 4 in flight: the whole unary path (HTTP/2, grpc-js, the adapter, interceptors, metrics)` });
   sc.note(`Sequential grpc.health.v1.Health/Check calls ("" service) on their own channel, ${p.health.gapMs} ms apart; the streams sit mid-turn as in "memory".`);
 }
 
