@@ -23,13 +23,20 @@ interface Scope {
 
 const storage = new AsyncLocalStorage<Scope>();
 
-export async function runInAttempt<T>(attempt: Attempt, fn: () => Promise<T>): Promise<T> {
+export function runInAttempt<T>(attempt: Attempt, fn: () => Promise<T>): Promise<T> {
   const scope: Scope = { attempt, followers: [] };
-  try {
-    return await storage.run(scope, fn);
-  } finally {
+  const release = () => {
     for (const dispose of scope.followers) dispose();
+  };
+  // `finally` rather than an async wrapper: one promise, not another frame every open turn holds.
+  let running: Promise<T>;
+  try {
+    running = storage.run(scope, fn);
+  } catch (err) {
+    release();
+    throw err;
   }
+  return running.finally(release);
 }
 
 export function currentAttempt(): Attempt | undefined {

@@ -9,7 +9,8 @@
  * wait (exponential with jitter, or the upstream's Retry-After) fits in
  * what is left of the turn.
  */
-import { BulkheadRejectedError, DelegateBackoff, handleWhen, retry, type BulkheadPolicy, type IRetryBackoffContext } from "cockatiel";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BulkheadRejectedError, type BulkheadPolicy } from "cockatiel";
 import { runInAttempt, type Attempt } from "./attempt-scope.js";
 import { followSignals } from "./signals.js";
 import { CircuitBreaker, type BreakerOptions } from "./breaker.js";
@@ -101,16 +102,27 @@ export class ModelPolicy {
     }
   }
 
-  async execute<T>(fn: (attempt: Attempt) => Promise<T>, call: CallOptions): Promise<T> {
-    let attemptNo = 0;
-    const retryPolicy = retry(
-      handleWhen((err) => this.shouldRetry(err, call, attemptNo)),
-      { maxAttempts: this.opts.retries, backoff: new DelegateBackoff((ctx: IRetryBackoffContext<unknown>) => ("error" in ctx.result ? this.delayFor(ctx.result.error, ctx.attempt) : 0)) },
-    );
-    if (call.onRetry) {
-      const onRetry = call.onRetry;
-      retryPolicy.onRetry((r) => onRetry({ attempt: r.attempt, delayMs: Math.round(r.delay), reason: "error" in r ? describeFailure(r.error) : "failure" }));
+  /**
+   * Attempts under the breaker until one succeeds or a failure may not be retried. A loop of
+   * our own rather than cockatiel's retry: that one is built per call (its policy, executor,
+   * backoff and four event emitters) and adds two suspended frames to every model call an open
+   * turn holds; the decisions (shouldRetry, delayFor) were ours already.
+   */
+  private async withRetries<T>(fn: (attempt: Attempt) => Promise<T>, call: CallOptions, onFirstChunk: (() => void) | undefined): Promise<T> {
+    for (let attemptNo = 1; ; attemptNo++) {
+      try {
+        // The breaker hands the attempt the signal it was given (the call's): no second link needed.
+        return await this.breaker.execute((signal) => this.attempt(fn, signal, onFirstChunk), call.signal);
+      } catch (err) {
+        if (attemptNo > this.opts.retries || !this.shouldRetry(err, call, attemptNo)) throw err;
+        const delayMs = this.delayFor(err, attemptNo);
+        call.onRetry?.({ attempt: attemptNo, delayMs: Math.round(delayMs), reason: describeFailure(err) });
+        await sleep(delayMs);
+      }
     }
+  }
+
+  async execute<T>(fn: (attempt: Attempt) => Promise<T>, call: CallOptions): Promise<T> {
     let firstChunk = call.onFirstChunk;
     const onceFirstChunk = firstChunk
       ? () => {
@@ -119,15 +131,7 @@ export class ModelPolicy {
         }
       : undefined;
     try {
-      return await this.bulkhead.execute(
-        () =>
-          retryPolicy.execute(() => {
-            attemptNo++;
-            // cockatiel hands each execution the signal it was given (the call's): no second link needed.
-            return this.breaker.execute((signal) => this.attempt(fn, signal, onceFirstChunk), call.signal);
-          }, call.signal),
-        call.signal,
-      );
+      return await this.bulkhead.execute(() => this.withRetries(fn, call, onceFirstChunk), call.signal);
     } catch (err) {
       if (err instanceof BulkheadRejectedError) throw new BulkheadFullError(this.name);
       const info = classifyFailure(err);
