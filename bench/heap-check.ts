@@ -59,7 +59,8 @@ async function settle(): Promise<void> {
 let done = 0;
 let failed = 0;
 let prev: { turns: number; heap: number } | null = null;
-console.log("turns\theapUsed MB\texternal MB\tarrayBuffers MB\trss MB\theap bytes/turn since last");
+let cpu = process.cpuUsage();
+console.log("turns\theapUsed MB\texternal MB\tarrayBuffers MB\trss MB\theap bytes/turn since last\tprocess CPU ms/turn since last (server and client)");
 for (const target of checkpoints) {
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -71,12 +72,15 @@ for (const target of checkpoints) {
       }
     }),
   );
+  const spent = process.cpuUsage(cpu);
+  const turnsNow = done - (prev?.turns ?? 0);
   await settle();
   const m = process.memoryUsage();
   const perTurn = prev ? ((m.heapUsed - prev.heap) / (done - prev.turns)).toFixed(0) : "";
-  console.log(`${done}\t${mb(m.heapUsed)}\t${mb(m.external)}\t${mb(m.arrayBuffers)}\t${mb(m.rss)}\t${perTurn}`);
+  console.log(`${done}\t${mb(m.heapUsed)}\t${mb(m.external)}\t${mb(m.arrayBuffers)}\t${mb(m.rss)}\t${perTurn}\t${((spent.user + spent.system) / 1000 / turnsNow).toFixed(2)}`);
   prev = { turns: done, heap: m.heapUsed };
   if (values.snapshots) console.log(`  snapshot ${writeHeapSnapshot(join(values.snapshots, `heap-${done}.heapsnapshot`))}`);
+  cpu = process.cpuUsage();
 }
 if (failed > 0) console.log(`${failed} turns failed`);
 

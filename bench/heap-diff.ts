@@ -53,6 +53,8 @@ const rows = [...new Set([...before.keys(), ...after.keys()])].map((name) => {
   return { name, count: a.count - b.count, size: a.size - b.size, after: a };
 });
 rows.sort((x, y) => y.size - x.size);
+const total = (t: Map<string, Tally>) => [...t.values()].reduce((n, v) => n + v.size, 0);
+console.log(`total self size: ${(total(before) / 1048576).toFixed(1)} -> ${(total(after) / 1048576).toFixed(1)} MB`);
 console.log("Δsize KB\tΔcount\tcount after\tconstructor");
 for (const r of rows.slice(0, Number(values.top))) {
   console.log(`${(r.size / 1024).toFixed(1)}\t${r.count}\t${r.after.count}\t${r.name.slice(0, 100)}`);
