@@ -3,8 +3,8 @@ import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect } from "kysely";
 import { KyselyStore } from "./kysely-store.js";
+import { StatementCachingDatabase } from "./statement-cache.js";
 import { CodeMigrationProvider } from "./migrations.js";
-import { withStatementCache } from "./statement-cache.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./store.js";
 
@@ -48,7 +48,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
 
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCachingDatabase(sqlite) }) });
   try {
     await migrate(db, path);
   } catch (error) {

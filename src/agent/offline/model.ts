@@ -60,6 +60,7 @@ export class OfflineChatModel extends BaseChatModel<BaseChatModelCallOptions, AI
   readonly tokenDelayMs: number;
   readonly stats: OfflineModelStats;
   readonly toolNames: string[];
+  private bound: { key: string; model: OfflineChatModel } | undefined;
 
   constructor(fields: OfflineModelFields) {
     super(fields);
@@ -78,7 +79,13 @@ export class OfflineChatModel extends BaseChatModel<BaseChatModelCallOptions, AI
       const named = t as { name?: unknown; function?: { name?: unknown } };
       return String(named.name ?? named.function?.name ?? "");
     });
-    return new OfflineChatModel({ model: this.model, tokenDelayMs: this.tokenDelayMs, stats: this.stats, toolNames: names });
+    // The agent binds its tools again on every model call, and a chat model is not small (its own
+    // AsyncCaller and queue): an open turn would hold one each. A compiled agent offers one tool set.
+    const key = names.join("\0");
+    if (this.bound?.key !== key) {
+      this.bound = { key, model: new OfflineChatModel({ model: this.model, tokenDelayMs: this.tokenDelayMs, stats: this.stats, toolNames: names }) };
+    }
+    return this.bound.model;
   }
 
   async _generate(messages: BaseMessage[], options: this["ParsedCallOptions"], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
