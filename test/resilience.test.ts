@@ -180,6 +180,29 @@ describe("retries and timeouts", () => {
     expect(stored.finishReason).toBe(FinishReason.ERROR);
   });
 
+  it("a model endpoint that cannot be reached ends UNAVAILABLE UPSTREAM_UNAVAILABLE, retryable, not INTERNAL", async () => {
+    // A refused port (a simulator that was closed) and a port undici will not dial ("bad port").
+    const gone = await startSimulator();
+    const refused = gone.url;
+    await gone.close();
+    for (const url of [refused, "http://127.0.0.1:9/v1"]) {
+      const s = await startTestServer({ PARLEY_PROVIDER: "openai", OPENAI_BASE_URL: url, OPENAI_API_KEY: "sk-test-not-secret", PARLEY_MODEL: SIM_MODEL, ...FAST });
+      try {
+        const { res } = await unary(s.grpc.createConversation.bind(s.grpc), { conversation: {} });
+        const conversationId = res!.conversation!.id;
+        const { events, err } = await drainGrpc(s.grpc.streamMessage({ conversationId, content: "hello" }));
+        expect(err?.code, url).toBe(grpc.status.UNAVAILABLE);
+        const end = terminalError(events);
+        expect(end?.reason, url).toBe("UPSTREAM_UNAVAILABLE");
+        expect(end?.retryable, url).toBe(true);
+        const run = await s.app.store.getRun("local", events[0]!.runId);
+        expect(run?.endReason, url).toBe("upstream_failure");
+      } finally {
+        await s.close(true);
+      }
+    }
+  });
+
   it("429 with Retry-After: 2 is retried after at least 2 s when the budget allows", async () => {
     const r = await rig({ PARLEY_RETRY_MAX: "2" });
     r.sim.enqueue({ fault: { kind: "status", status: 429, retryAfter: "2" } });

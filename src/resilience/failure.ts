@@ -44,7 +44,9 @@ function statusOf(err: object): number | undefined {
   return typeof status === "number" ? status : undefined;
 }
 
-const CONNECTION = /APIConnection|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|terminated|other side closed|fetch failed|network|premature close/i;
+// The openai SDK's APIConnectionError is named plain "Error" with the message "Connection error.";
+// undici's own failures are a TypeError "fetch failed" whose cause says why (ECONNREFUSED, "bad port").
+const CONNECTION = /APIConnection|Connection error|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket hang up|terminated|other side closed|fetch failed|network|premature close/i;
 
 function causes(err: unknown): unknown[] {
   const out: unknown[] = [];
@@ -56,6 +58,11 @@ function causes(err: unknown): unknown[] {
   return out;
 }
 
+/** The dependency could not be reached or dropped the connection: somewhere in the error's cause chain. */
+export function isConnectionFailure(err: unknown): boolean {
+  return causes(err).some((e) => e instanceof Error && CONNECTION.test(`${e.name} ${e.message} ${(e as { code?: unknown }).code ?? ""}`));
+}
+
 export function classifyFailure(err: unknown): FailureInfo {
   if (err instanceof ModelTimeoutError) return { failure: true, retryable: true };
   if (typeof err !== "object" || err === null) return { failure: false, retryable: false };
@@ -65,11 +72,7 @@ export function classifyFailure(err: unknown): FailureInfo {
     if (status === 429 || status === 408 || status >= 500) return { failure: true, retryable: true, status, retryAfterMs: retryAfter };
     return { failure: false, retryable: false, status };
   }
-  for (const e of causes(err)) {
-    if (e instanceof Error && CONNECTION.test(`${e.name} ${e.message} ${(e as { code?: unknown }).code ?? ""}`)) {
-      return { failure: true, retryable: true };
-    }
-  }
+  if (isConnectionFailure(err)) return { failure: true, retryable: true };
   return { failure: false, retryable: false };
 }
 

@@ -6,6 +6,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BulkheadFullError, CircuitOpenError, ModelTimeoutError, RetryBudgetError } from "../resilience/errors.js";
+import { isConnectionFailure } from "../resilience/failure.js";
 import { ToolTimeoutError } from "../resilience/tool-policy.js";
 import type { FinishReason, RunStatus } from "../store/store.js";
 
@@ -67,11 +68,6 @@ function upstreamStatus(err: unknown): number | null {
   if (typeof err !== "object" || err === null) return null;
   const status = (err as { status?: unknown }).status;
   return typeof status === "number" ? status : null;
-}
-
-function isConnectionError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return /APIConnection|FetchError|ECONNRESET|ECONNREFUSED|socket hang up|terminated|other side closed/i.test(`${err.name} ${err.message}`);
 }
 
 /**
@@ -174,7 +170,7 @@ export function classifyEnd(f: EndFacts): EndState {
     };
   }
   const status = upstreamStatus(err);
-  if ((status !== null && (status === 429 || status >= 500)) || isConnectionError(err)) {
+  if ((status !== null && (status === 429 || status >= 500)) || isConnectionFailure(f.error)) {
     return {
       status: "failed", endReason: "upstream_failure", code: Code.Unavailable, reason: "UPSTREAM_UNAVAILABLE",
       message: status !== null ? `the model provider answered HTTP ${status}` : "the model provider could not be reached",
