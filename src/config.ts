@@ -142,7 +142,9 @@ export function isLoopback(host: string): boolean {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, version = "0.0.0"): Config {
-  const parsed = envSchema.safeParse(env);
+  // A variable set to nothing (`PARLEY_PORT=` in a compose file or a ConfigMap) means "not set".
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""));
+  const parsed = envSchema.safeParse(given);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);

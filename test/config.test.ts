@@ -8,6 +8,13 @@ describe("configuration", () => {
     expect(c).toMatchObject({ host: "127.0.0.1", port: 50051, databaseUrl: "sqlite:./data/parley.db", provider: "offline", offlineTokenDelayMs: 15 });
   });
 
+  it("takes a variable set to nothing as not set, as compose files and ConfigMaps write it", () => {
+    const c = loadConfig({ PARLEY_PORT: "", PARLEY_DATABASE_URL: " ", PARLEY_PROVIDER: "", OPENAI_API_KEY: "" });
+    expect(c).toMatchObject({ port: 50051, databaseUrl: "sqlite:./data/parley.db", provider: "offline" });
+    // Not a way around the key check: empty keys are no keys.
+    expect(() => loadConfig({ PARLEY_HOST: "0.0.0.0", PARLEY_API_KEYS: "" })).toThrow(ConfigError);
+  });
+
   it("refuses a non-loopback bind without API keys, unless PARLEY_AUTH=none", () => {
     expect(() => loadConfig({ PARLEY_HOST: "0.0.0.0" })).toThrow(ConfigError);
     expect(() => loadConfig({ PARLEY_HOST: "0.0.0.0" })).toThrow(/PARLEY_AUTH=none/);

@@ -50,7 +50,13 @@ async function startProcess(env: Record<string, string>): Promise<Proc> {
   child.stdout!.on("data", (d: Buffer) => logs.push(...d.toString().split("\n").filter(Boolean)));
   child.stderr!.on("data", (d: Buffer) => logs.push(...d.toString().split("\n").filter(Boolean)));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  await eventually(() => logs.some((l) => l.includes("parley listening")), 20_000, "the server to start");
+  try {
+    await eventually(() => logs.some((l) => l.includes("parley listening")), 20_000, "the server to start");
+  } catch (err) {
+    // A server that started too late must not outlive the test.
+    child.kill("SIGKILL");
+    throw err;
+  }
   return { child, port, dbPath, logs, exited };
 }
 

@@ -25,6 +25,7 @@ import { followSignals } from "../resilience/signals.js";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { traceContextKey } from "../telemetry/rpc.js";
+import { OK, statusName } from "../server/call-end.js";
 import { classifyEnd, RunAbort, type EndState } from "./end-state.js";
 import { EventChannel } from "./event-channel.js";
 import { normalizeFinishReason, Transcript } from "./transcript.js";
@@ -303,7 +304,7 @@ export class TurnRunner {
         });
         const content = settings.logContent ? { userContent: req.content, answer: transcript.finalStep()?.text ?? "" } : {};
         logger.info(
-          { runId, tenant, model: transcript.finalStep()?.model ?? model, endReason: end.endReason, code: end.code === null ? "OK" : Code[end.code], steps: transcript.stepCount, usage: transcript.usage, durationMs: Math.round(performance.now() - arrived), ...content },
+          { runId, tenant, model: transcript.finalStep()?.model ?? model, endReason: end.endReason, code: statusName(end.code ?? OK), steps: transcript.stepCount, usage: transcript.usage, durationMs: Math.round(performance.now() - arrived), ...content },
           "turn",
         );
       };
