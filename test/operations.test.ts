@@ -154,6 +154,24 @@ describe("draining shutdown on SIGTERM", { timeout: 60_000 }, () => {
       if (p.child.exitCode === null) p.child.kill("SIGKILL");
     }
   });
+
+  it("still drains and exits 0 when its log reader stops reading", async () => {
+    // pino's default would sleep-and-retry a blocked stdout write forever, ignoring SIGTERM.
+    const p = await startProcess({});
+    const health = grpcClientFor(Health, `127.0.0.1:${p.port}`);
+    try {
+      // The reader is there but reads no more: the pipe fills and writes would block.
+      p.child.stdout!.pause();
+      // Every call logs a line (~200 bytes): enough to fill the pipe and our stream's buffer.
+      for (let i = 0; i < 2000; i++) await check(health);
+      p.child.kill("SIGTERM");
+      const code = await Promise.race([p.exited, new Promise<string>((r) => setTimeout(() => r("still running after 10 s"), 10_000))]);
+      expect(code).toBe(0);
+    } finally {
+      health.close();
+      if (p.child.exitCode === null) p.child.kill("SIGKILL");
+    }
+  });
 });
 
 /** Prometheus text → `name{labels}` → value, for the series that are there. */
