@@ -35,7 +35,6 @@ import type { MountedService } from "./mounted-service.js";
 
 type Msg = MessageShape<DescMessage>;
 type Spec = MethodImplSpec;
-type HandlerContextController = CallContext;
 
 export type GrpcServerCall =
   | grpc.ServerUnaryCall<Msg, Msg>
@@ -140,7 +139,7 @@ const callOver = new ConnectError("the call is over", Code.Canceled);
 /** The per-call state shared by the four call shapes. */
 interface OpenCall {
   readonly method: DescMethod;
-  readonly ctx: HandlerContextController;
+  readonly ctx: CallContext;
   /** Set once grpc-js ended the call without us (client cancel, deadline, connection loss). */
   readonly ended: CallEnded;
   /** Claims the right to send the status; false if the call already ended. */
@@ -243,16 +242,12 @@ async function firstMessage(output: AsyncIterable<Msg>): Promise<Msg> {
   throw new ConnectError("protocol error: missing output message for unary method", Code.Internal);
 }
 
-/**
- * Requests of a client- or bidi-streaming call. `destroyOnReturn: false`: a
- * handler that stops reading early must not destroy the duplex it still
- * writes its responses to.
- */
+/** A request message grpc-js could not parse is the caller's error, refused before any handler runs. */
 const malformed = (m: MalformedRequest) => new ConnectError(`malformed request message: ${m.reason}`, Code.InvalidArgument);
 
-async function* rejecting(error: ConnectError): AsyncGenerator<Msg> {
-  yield* [];
-  throw error;
+/** A stream that fails with `error` on its first read. */
+function rejecting(error: ConnectError): AsyncIterable<Msg> {
+  return { [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }) };
 }
 
 /**
@@ -264,7 +259,7 @@ async function* rejecting(error: ConnectError): AsyncGenerator<Msg> {
  * (`StreamRequest`/`StreamResponse`), so interceptors see the same call on
  * both engines.
  */
-function invokeServerStreaming(spec: Extract<Spec, { kind: "server_streaming" }>, ctx: HandlerContextController, input: Msg, interceptors: Interceptor[]): AsyncIterable<Msg> {
+function invokeServerStreaming(spec: Extract<Spec, { kind: "server_streaming" }>, ctx: CallContext, input: Msg, interceptors: Interceptor[]): AsyncIterable<Msg> {
   const { method } = spec;
   const output = method.output;
   const request = createAsyncIterable([input]);
@@ -326,6 +321,11 @@ function copyHeaders(from: Headers, to: Headers): void {
   from.forEach((value, key) => to.set(key, value));
 }
 
+/**
+ * Requests of a client- or bidi-streaming call. `destroyOnReturn: false`: a
+ * handler that stops reading early must not destroy the duplex it still
+ * writes its responses to.
+ */
 async function* readRequests(call: ReadableCall, open: OpenCall): AsyncGenerator<Msg> {
   try {
     for await (const message of call.iterator({ destroyOnReturn: false })) {
